@@ -1,0 +1,1 @@
+"""HTTP API: thin FastAPI routes over the plain functions of the package."""

@@ -1,0 +1,36 @@
+"""The FastAPI application factory."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from memory_service import __version__
+from memory_service.api import chat, errors, health, users
+from memory_service.config import Settings, get_settings
+from memory_service.runtime import Runtime, build_runtime
+
+
+def create_app(runtime: Runtime | None = None, settings: Settings | None = None) -> FastAPI:
+    """With a runtime (tests), the app borrows it; without, it builds its own at start-up and
+    closes it, embedded database included, at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            yield
+            return
+        app.state.runtime = await run_in_threadpool(build_runtime, settings or get_settings())
+        try:
+            yield
+        finally:
+            app.state.runtime.close()
+
+    app = FastAPI(title="memory-service", version=__version__, lifespan=lifespan)
+    if runtime is not None:
+        app.state.runtime = runtime
+    errors.install(app)
+    for module in (users, chat, health):
+        app.include_router(module.router)
+    return app

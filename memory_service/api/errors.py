@@ -1,0 +1,42 @@
+"""Domain and infrastructure errors mapped to clear HTTP answers."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from memory_service.errors import NotFound
+from memory_service.llm.base import ModelError
+
+log = logging.getLogger(__name__)
+
+
+def field_error(field: str, msg: str, type_: str = "value_error") -> list[dict]:
+    """The same shape FastAPI uses for its own 422 answers, so clients parse one format."""
+    return [{"loc": ["body", field], "msg": msg, "type": type_}]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "database unavailable; nothing was stored, retry shortly"},
+            headers={"Retry-After": "5"},
+        )
+
+    for exc_type in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(exc_type, database_unavailable)
+
+    @app.exception_handler(ModelError)
+    async def model_failed(_: Request, exc: ModelError) -> JSONResponse:
+        log.warning("model backend failed: %s", exc)
+        return JSONResponse(
+            status_code=503, content={"detail": f"model backend failed; nothing was stored: {exc}"}
+        )

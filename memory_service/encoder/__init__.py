@@ -1,0 +1,1 @@
+"""Text encoders: sentence embeddings now, emotion tags on the same encoder later."""

@@ -1,0 +1,1 @@
+"""Episodic memory: writing memories and ranking them for a query."""

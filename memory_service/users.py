@@ -1,0 +1,24 @@
+"""Users of a companion app, as the service knows them."""
+
+import uuid
+
+from sqlalchemy.orm import Session
+
+from memory_service.db.models import User
+from memory_service.errors import NotFound
+from memory_service.events import log_event
+
+
+def create_user(session: Session, name: str | None = None) -> User:
+    user = User(name=name)
+    session.add(user)
+    session.flush()
+    log_event(session, "user_created", user.id)
+    return user
+
+
+def get_user(session: Session, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
