@@ -14,7 +14,7 @@ from memory_service.cli import main
 from memory_service.db.migrate import REPO_ROOT, downgrade, upgrade
 from memory_service.db.models import Base
 
-TABLES = {"users", "conversations", "messages", "memories", "events"}
+TABLES = {"users", "conversations", "messages", "memories", "events", "experiment_assignments"}
 
 
 def _state(url: str) -> tuple[set[str], bool]:

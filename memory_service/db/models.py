@@ -105,3 +105,22 @@ class Event(Base):
     name: Mapped[str]
     properties: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Set on imported rows (a hash of the row), so re-importing the same history adds nothing.
+    source_key: Mapped[str | None] = mapped_column(unique=True)
+
+
+class ExperimentAssignment(Base):
+    """A user's sticky arm in one phase of one experiment, stored at first exposure.
+
+    Keyed by phase and seed: editing weights does not move anyone, a new phase or seed re-randomizes."""
+
+    __tablename__ = "experiment_assignments"
+    __table_args__ = (Index("ix_experiment_assignments_experiment_key_phase", "experiment_key", "phase"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    experiment_key: Mapped[str] = mapped_column(primary_key=True)
+    phase: Mapped[str] = mapped_column(primary_key=True)
+    seed: Mapped[str] = mapped_column(primary_key=True)
+    arm: Mapped[str]
+    memory_policy: Mapped[str]
+    assigned_at: Mapped[datetime] = mapped_column(server_default=func.now())
