@@ -8,6 +8,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from memory_service.db.models import Memory
+from memory_service.encoder.tags import EmotionTags
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,16 @@ def add_memory(
     embedding: list[float],
     message_id: uuid.UUID | None = None,
     created_at: datetime | None = None,
+    tags: EmotionTags | None = None,
 ) -> Memory:
     """created_at is the event time; imported history supplies its own."""
     memory = Memory(user_id=user_id, text=text, role=role, embedding=embedding, message_id=message_id)
+    if tags is not None:
+        memory.emotions = tags.emotions
+        memory.ekman_label = tags.ekman_label
+        memory.valence = tags.valence
+        memory.arousal = tags.arousal
+        memory.intensity = tags.intensity
     if created_at is not None:  # otherwise the column's server default, now()
         memory.created_at = created_at
     session.add(memory)

@@ -34,7 +34,7 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
 
 
 @main.command()
-@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@click.option("--revision", default="heads", show_default=True, help="Target revision.")
 @click.pass_obj
 def migrate(settings: Settings, revision: str) -> None:
     """Bring the database schema up to date."""
@@ -47,3 +47,6 @@ def migrate(settings: Settings, revision: str) -> None:
     finally:
         db.close()
     click.echo(f"database at revision {revision}")
+
+
+# Noun groups live in their own modules (memory_service/cli/<noun>.py) and are registered here.
