@@ -8,6 +8,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDING_DIM = 384
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _packaged_gguf() -> Path | None:
@@ -44,6 +45,7 @@ class Settings(BaseSettings):
     llm_threads: int | None = Field(default=None, ge=1)
     llm_seed: int = 0
 
+    memory_policies_path: Path = REPO_ROOT / "config" / "memory_policies.yaml"
     memory_top_k: int = Field(default=5, ge=0, le=100)
     history_messages: int = Field(default=4, ge=0, le=50)
     max_message_chars: int = Field(default=4000, ge=1)

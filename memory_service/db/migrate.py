@@ -1,12 +1,10 @@
 """Run the Alembic migrations from code (`memory-service migrate`, app start-up in tests)."""
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from memory_service.config import REPO_ROOT
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
