@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     db_connect_timeout_s: int = Field(default=3, ge=1)
 
     embedding_model_path: Path | None = Field(default_factory=_packaged_minilm)
+    # One MiniLM pass gives embedding + emotion tags; int8 dynamic quantization unless disabled
+    # (benchmarks/encoder.py measures its cosine to fp32 and its speed-up).
+    encoder_quantize: bool = True
+    emotion_weights_path: Path = Path(__file__).parent / "encoder" / "weights" / "emotion_head.safetensors"
     llm_model_path: Path | None = Field(default_factory=_packaged_gguf)
     llm_context_size: int = Field(default=2048, ge=256)
     llm_max_tokens: int = Field(default=96, ge=1)
@@ -46,7 +50,8 @@ class Settings(BaseSettings):
     llm_seed: int = 0
 
     memory_policies_path: Path = REPO_ROOT / "config" / "memory_policies.yaml"
-    memory_top_k: int = Field(default=5, ge=0, le=100)
+    experiments_path: Path = REPO_ROOT / "config" / "experiments.yaml"
+    router_config_path: Path = REPO_ROOT / "config" / "router.yaml"
     history_messages: int = Field(default=4, ge=0, le=50)
     max_message_chars: int = Field(default=4000, ge=1)
 

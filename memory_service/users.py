@@ -22,3 +22,8 @@ def get_user(session: Session, user_id: uuid.UUID) -> User:
     if user is None:
         raise NotFound(f"user {user_id} not found")
     return user
+
+
+def delete_user(session: Session, user_id: uuid.UUID) -> None:
+    """Removes the user; conversations, messages and memories go with it (ON DELETE CASCADE)."""
+    session.delete(get_user(session, user_id))

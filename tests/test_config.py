@@ -10,10 +10,10 @@ from memory_service.db.database import psycopg_url
 
 def test_database_url_is_read_without_prefix(monkeypatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db:5432/app")
-    monkeypatch.setenv("MEMORY_SERVICE_MEMORY_TOP_K", "7")
+    monkeypatch.setenv("MEMORY_SERVICE_HISTORY_MESSAGES", "7")
     settings = Settings()
     assert settings.database_url == "postgresql://u:p@db:5432/app"
-    assert settings.memory_top_k == 7
+    assert settings.history_messages == 7
 
 
 def test_packaged_models_are_found() -> None:
@@ -36,6 +36,6 @@ def test_non_postgres_url_is_refused() -> None:
 
 
 def test_cli_reports_invalid_configuration() -> None:
-    result = CliRunner().invoke(main, ["migrate"], env={"MEMORY_SERVICE_MEMORY_TOP_K": "-1"})
+    result = CliRunner().invoke(main, ["migrate"], env={"MEMORY_SERVICE_HISTORY_MESSAGES": "-1"})
     assert result.exit_code == 1
-    assert "invalid configuration" in result.output and "memory_top_k" in result.output
+    assert "invalid configuration" in result.output and "history_messages" in result.output

@@ -12,13 +12,22 @@ from memory_service.api.app import create_app
 from memory_service.db.database import Database
 from memory_service.db.models import Event, Memory, Message
 from memory_service.llm.base import ModelError
+from memory_service.llm.router import Router
 
 
 class BrokenModel:
     name = "broken"
+    can_stream = True
 
     def complete(self, messages, *, max_tokens, temperature):
         raise ModelError("backend crashed")
+
+    async def stream(self, messages, gen):
+        raise ModelError("backend crashed")
+        yield  # an async generator, like every backend
+
+    def count_tokens(self, messages) -> int:
+        return 10
 
     def is_ready(self) -> bool:
         return False
@@ -49,7 +58,9 @@ def test_unreachable_database_is_503(runtime) -> None:
 
 def test_failed_model_stores_nothing(runtime, client, user_id) -> None:
     before = _rows(runtime, user_id)
-    with TestClient(create_app(dataclasses.replace(runtime, llm=BrokenModel()))) as broken:
+    router = Router(runtime.router.config, {name: BrokenModel() for name in runtime.router.backends},
+                    default_max_tokens=8, temperature=0.0)
+    with TestClient(create_app(dataclasses.replace(runtime, llm=BrokenModel(), router=router))) as broken:
         response = broken.post("/v1/chat", json={"user_id": user_id, "message": "Remember that I love jazz."})
         assert response.status_code == 503
         assert "model backend failed" in response.json()["detail"]

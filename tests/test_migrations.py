@@ -14,7 +14,11 @@ from memory_service.cli import main
 from memory_service.db.migrate import REPO_ROOT, downgrade, upgrade
 from memory_service.db.models import Base
 
-TABLES = {"users", "conversations", "messages", "memories", "events", "experiment_assignments"}
+TABLES = {
+    "users", "conversations", "messages", "memories", "events", "experiment_assignments",
+    "user_activity", "user_activity_days",
+    "router_calls",
+}
 
 
 def _state(url: str) -> tuple[set[str], bool]:

@@ -5,11 +5,15 @@ from datetime import datetime
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Identity, Index, Text, func, text
-from sqlalchemy.dialects.postgresql import JSONB, REAL
+from sqlalchemy import BigInteger, CheckConstraint, Computed, DateTime, ForeignKey, Identity, Index, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB, REAL, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from memory_service.config import EMBEDDING_DIM
+
+
+# Keyword search document: the speaker's name and the text, English stemming.
+MEMORY_TSV = "to_tsvector('english'::regconfig, COALESCE(speaker, '') || ' ' || text)"
 
 
 class Base(DeclarativeBase):
@@ -27,6 +31,8 @@ class User(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Last memory position handed out; bumping it row-locks the user, so positions never collide.
+    memory_seq: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class Conversation(Base):
@@ -62,6 +68,8 @@ class Memory(Base):
     __tablename__ = "memories"
     __table_args__ = (
         Index("ix_memories_user_id_created_at", "user_id", "created_at"),
+        Index("ix_memories_user_id_seq", "user_id", "seq", unique=True),
+        Index("ix_memories_tsv", "tsv", postgresql_using="gin"),
         Index(
             "ix_memories_embedding_hnsw",
             "embedding",
@@ -75,8 +83,13 @@ class Memory(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     message_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     role: Mapped[str]
+    speaker: Mapped[str | None]
     text: Mapped[str]
+    # Position in the user's memory stream: neighbouring turns give a memory its context.
+    seq: Mapped[int] = mapped_column(BigInteger)
     embedding: Mapped[list[float]] = mapped_column(Vector(EMBEDDING_DIM))
+    tsv: Mapped[str] = mapped_column(TSVECTOR, Computed(MEMORY_TSV, persisted=True))
+    doc_len: Mapped[int] = mapped_column(Computed(f"length({MEMORY_TSV})", persisted=True))
     # Emotion tags: {label: score} over the GoEmotions labels, the Ekman label, and
     # valence/arousal/intensity. Nullable until a tagger has seen the memory.
     emotions: Mapped[dict[str, Any] | None]
@@ -88,6 +101,8 @@ class Memory(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     last_recalled_at: Mapped[datetime | None]
     recall_count: Mapped[int] = mapped_column(server_default=text("0"))
+    # Near-duplicates strengthen the memory they repeat instead of adding a copy.
+    mentions: Mapped[int] = mapped_column(server_default=text("1"))
 
 
 class Event(Base):
@@ -124,3 +139,54 @@ class ExperimentAssignment(Base):
     arm: Mapped[str]
     memory_policy: Mapped[str]
     assigned_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class UserActivity(Base):
+    """Rollup of events per (event name, user): first and last occurrence. Maintained by triggers
+    on events (migration 0003), never written by the application."""
+
+    __tablename__ = "user_activity"
+
+    name: Mapped[str] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+
+
+class UserActivityDay(Base):
+    """Rolling 24-hour day indices (0 = the day of first activity) on which a user had the event.
+    Maintained by triggers on events (migration 0003), exact as events arrive."""
+
+    __tablename__ = "user_activity_days"
+
+    name: Mapped[str] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[int] = mapped_column(primary_key=True)
+
+
+class RouterCall(Base):
+    """One backend call made by the model router (failed ones included); analytics reads it."""
+
+    __tablename__ = "router_calls"
+    __table_args__ = (
+        Index("ix_router_calls_user_id_created_at", "user_id", "created_at"),
+        Index("ix_router_calls_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    # No foreign keys: the log outlives users and conversations, like events.
+    user_id: Mapped[uuid.UUID | None]
+    conversation_id: Mapped[uuid.UUID | None]
+    route: Mapped[str]
+    reason: Mapped[str]
+    backend: Mapped[str]
+    model: Mapped[str]
+    prompt_tokens: Mapped[int]
+    completion_tokens: Mapped[int]
+    ttft_ms: Mapped[int | None]
+    latency_ms: Mapped[int]
+    cost: Mapped[float]
+    fallback_from: Mapped[str | None]
+    error: Mapped[str | None]
+    streamed: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -12,7 +12,10 @@ Weight = Field(default=0.0, ge=0.0, le=1.0)
 class Weights(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     semantic: float = Weight
+    context: float = Weight  # similarity of the memory's neighbouring turns
     keyword: float = Weight
+    context_keyword: float = Weight  # keyword match of the neighbouring turns
+    speaker: float = Weight  # the query names the memory's speaker
     emotion: float = Weight  # congruence of the query's emotion tags with the memory's
     salience: float = Weight  # the memory's emotional intensity
     recency: float = Weight  # exponential decay with the policy's half-life

@@ -1,0 +1,1 @@
+"""Offline evaluations that run the real store and ranking against public benchmarks."""

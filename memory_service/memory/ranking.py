@@ -1,0 +1,168 @@
+"""Emotion-weighted ranking of one user's memories, in one SQL round trip.
+
+Candidates come from the HNSW index (iterative scan, so the per-user filter cannot starve it),
+from full-text matches and, for recency-weighted policies, from the latest memories. Each
+candidate then gets these terms, each in [0, 1], weighted by the policy:
+
+- semantic:   cosine similarity of the query and memory embeddings;
+- context:    mean cosine of the query with the memory's neighbouring turns (a short reply
+              like "yes, last May!" is found through the question it answers);
+- context_keyword: the same for the neighbours' BM25 scores;
+- keyword:    BM25 (k1=1.2, b=0.75) over Postgres English lexemes, with document frequencies
+              taken from the user's own memories, divided by the best candidate's score;
+- speaker:    1 when the query names the memory's speaker;
+- emotion:    congruence of query and memory tags: half valence/arousal closeness, half
+              agreement of the Ekman label;
+- salience:   the memory's emotional intensity;
+- recency:    exp(-ln2 · age / half-life);
+- importance: the write-time heuristic (memory/importance.py);
+- recall:     MemoryBank-style strength: the decay restarts at each recall, and its half-life
+              grows with the number of recalls.
+"""
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import bindparam, text
+from sqlalchemy.orm import Session
+
+from memory_service.config import EMBEDDING_DIM
+from memory_service.encoder.tags import EmotionTags
+from memory_service.memory.policies import MemoryPolicy
+from memory_service.memory.store import RecalledMemory
+
+# Valence is in [-1, 1] and arousal in [0, 1], so the largest valence/arousal distance is sqrt(5).
+MAX_VA_DISTANCE = math.sqrt(5.0)
+TERMS = ("semantic", "context", "keyword", "context_keyword", "speaker", "emotion", "salience", "recency", "importance", "recall")
+
+RANK_SQL = text(
+    """
+WITH
+q AS (SELECT CAST(:embedding AS vector) AS emb),
+terms AS (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', :query))) AS lexeme),
+tsq AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS query FROM terms),
+semantic AS (
+    SELECT m.id FROM memories m, q
+    WHERE m.user_id = :user_id
+    ORDER BY m.embedding <=> q.emb
+    LIMIT :candidates
+),
+keyword_hits AS (
+    SELECT m.id, m.doc_len, u.lexeme, cardinality(u.positions) AS tf
+    FROM memories m
+    CROSS JOIN tsq
+    CROSS JOIN LATERAL unnest(m.tsv) AS u(lexeme, positions, weights)
+    WHERE m.user_id = :user_id AND m.tsv @@ tsq.query AND u.lexeme IN (SELECT lexeme FROM terms)
+),
+corpus AS (SELECT count(*) AS n, greatest(avg(doc_len), 1) AS avgdl FROM memories WHERE user_id = :user_id),
+df AS (SELECT lexeme, count(*) AS df FROM keyword_hits GROUP BY lexeme),
+bm25 AS (
+    SELECT h.id,
+           sum(ln(1 + (c.n - df.df + 0.5) / (df.df + 0.5))
+               * h.tf * 2.2 / (h.tf + 1.2 * (0.25 + 0.75 * h.doc_len / c.avgdl))) AS score
+    FROM keyword_hits h JOIN df USING (lexeme) CROSS JOIN corpus c
+    GROUP BY h.id
+),
+latest AS (
+    SELECT id FROM memories WHERE user_id = :user_id ORDER BY created_at DESC LIMIT :recent_candidates
+),
+candidates AS (
+    SELECT id FROM semantic
+    UNION SELECT id FROM (SELECT id FROM bm25 ORDER BY score DESC LIMIT :candidates) AS top_keyword
+    UNION SELECT id FROM latest
+),
+features AS (
+    SELECT m.id, m.text, m.role, m.speaker AS speaker_name, m.created_at,
+        1 - (m.embedding <=> q.emb) AS semantic,
+        (coalesce(1 - (prev.embedding <=> q.emb), 0) + coalesce(1 - (next.embedding <=> q.emb), 0)) / 2 AS context,
+        coalesce(b.score / nullif(max(b.score) OVER (), 0), 0) AS keyword,
+        (coalesce(bp.score, 0) + coalesce(bn.score, 0)) / 2 / nullif(max(b.score) OVER (), 0) AS context_keyword,
+        CASE WHEN m.speaker <> '' AND strpos(lower(:query), lower(m.speaker)) > 0 THEN 1 ELSE 0 END AS speaker,
+        CASE WHEN m.valence IS NULL OR CAST(:q_valence AS real) IS NULL THEN 0 ELSE
+            0.5 * greatest(0, 1 - sqrt(power(m.valence - :q_valence, 2)
+                                     + power(coalesce(m.arousal, 0) - coalesce(:q_arousal, 0), 2)) / :max_va)
+            + 0.5 * (m.ekman_label = :q_ekman)::int
+        END AS emotion,
+        coalesce(m.intensity, 0) AS salience,
+        exp(-ln(2) * greatest(extract(epoch FROM :now - m.created_at), 0) / 86400 / :half_life) AS recency,
+        m.importance,
+        exp(-ln(2) * greatest(extract(epoch FROM :now - coalesce(m.last_recalled_at, m.created_at)), 0)
+            / 86400 / (:half_life * (1 + m.recall_count))) AS recall
+    FROM candidates
+    JOIN memories m ON m.id = candidates.id
+    CROSS JOIN q
+    LEFT JOIN memories prev ON prev.user_id = m.user_id AND prev.seq = m.seq - 1
+    LEFT JOIN memories next ON next.user_id = m.user_id AND next.seq = m.seq + 1
+    LEFT JOIN bm25 b ON b.id = m.id
+    LEFT JOIN bm25 bp ON bp.id = prev.id
+    LEFT JOIN bm25 bn ON bn.id = next.id
+)
+SELECT *,
+    :w_semantic * semantic + :w_context * context + :w_keyword * keyword
+    + :w_context_keyword * coalesce(context_keyword, 0) + :w_speaker * speaker
+    + :w_emotion * emotion + :w_salience * salience + :w_recency * recency
+    + :w_importance * importance + :w_recall * recall AS score
+FROM features
+ORDER BY score DESC, created_at DESC
+LIMIT :k
+"""
+).bindparams(bindparam("embedding", type_=Vector(EMBEDDING_DIM)))
+
+
+@dataclass(frozen=True)
+class RankQuery:
+    text: str
+    embedding: list[float]
+    tags: EmotionTags | None = None
+
+
+def rank(
+    session: Session,
+    user_id: uuid.UUID,
+    query: RankQuery,
+    policy: MemoryPolicy,
+    *,
+    k: int | None = None,
+    now: datetime | None = None,
+) -> list[RecalledMemory]:
+    """The user's top-k memories under the policy; an empty list for the `none` policy or no memories."""
+    k = policy.top_k if k is None else k
+    if k <= 0:
+        return []
+    tags = query.tags or EmotionTags()
+    weights = policy.weights.model_dump()
+    # Keep the HNSW scan going until the user filter has yielded enough rows.
+    session.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
+    rows = session.execute(
+        RANK_SQL,
+        {
+            "user_id": user_id,
+            "embedding": query.embedding,
+            "query": query.text,
+            "candidates": max(policy.candidates, k),
+            "recent_candidates": max(policy.candidates, k) if weights["recency"] > 0 else 0,
+            "k": k,
+            "now": now or datetime.now(UTC),
+            "half_life": policy.half_life_days,
+            "max_va": MAX_VA_DISTANCE,
+            "q_valence": tags.valence,
+            "q_arousal": tags.arousal,
+            "q_ekman": tags.ekman_label,
+            **{f"w_{name}": weights[name] for name in TERMS},
+        },
+    ).mappings()
+    return [
+        RecalledMemory(
+            id=r["id"],
+            text=r["text"],
+            role=r["role"],
+            speaker=r["speaker_name"],
+            created_at=r["created_at"],
+            score=float(r["score"]),
+            components={name: round(float(r[name] or 0.0), 4) for name in TERMS},
+        )
+        for r in rows
+    ]
