@@ -24,7 +24,7 @@ from memory_service.llm.base import ChatMessage
 from memory_service.llm.call_log import log_calls
 from memory_service.llm.router import PromptParts, Routed, RouterError
 from memory_service.llm.routing import Features, features
-from memory_service.memory.policies import MemoryPolicy, load_policies
+from memory_service.memory.policies import MemoryPolicy
 from memory_service.memory.ranking import RankQuery, rank
 from memory_service.memory.store import RecalledMemory, mark_recalled, remember
 from memory_service.runtime import Runtime
@@ -105,10 +105,9 @@ def prepare_turn(
     with runtime.db.transaction() as session:
         get_user(session, user_id)
         # Read-only here; the assignment and its exposure event are written with the turn below.
-        policies = load_policies(settings.memory_policies_path)
-        choice = choose_policy(session, runtime.experiments, policies, user_id)
+        choice = choose_policy(session, runtime.experiments, runtime.policies, user_id)
         conversation = _conversation(session, user_id, conversation_id)
-        policy = policies.get(choice.policy_name)
+        policy = runtime.policies.get(choice.policy_name)
         memories = rank(session, user_id, RankQuery(message, embedding, encoded.tags), policy)
         history = _history(session, conversation, settings.history_messages)
 

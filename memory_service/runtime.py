@@ -12,7 +12,7 @@ from memory_service.llm.llama_cpp_backend import LlamaCppBackend
 from memory_service.llm.registry import build_router
 from memory_service.llm.router import Router
 from memory_service.llm.router_config import load_router_config
-from memory_service.memory.policies import load_policies
+from memory_service.memory.policies import PolicyConfig, load_policies
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,7 @@ class Runtime:
     db: Database
     embedder: Encoder  # one MiniLM pass per message: embedding + emotion tags
     llm: ChatBackend
+    policies: PolicyConfig
     experiments: ExperimentsConfig = field(default_factory=ExperimentsConfig)
     router: Router | None = None  # picks the backend of every chat turn (config/router.yaml)
 
@@ -42,18 +43,23 @@ def _require(path, what: str):
     return path
 
 
+def build_encoder(settings: Settings) -> Encoder:
+    return Encoder(
+        _require(settings.embedding_model_path, "embedding model"),
+        settings.emotion_weights_path,
+        quantize=settings.encoder_quantize,
+    )
+
+
 def build_runtime(settings: Settings) -> Runtime:
     """Start (or connect to) the database and load both models."""
     # Config first: an invalid experiments file fails start-up before anything is started.
-    experiments = load_experiments(settings.experiments_path, load_policies(settings.memory_policies_path))
+    policies = load_policies(settings.memory_policies_path)
+    experiments = load_experiments(settings.experiments_path, policies)
     router_config = load_router_config(settings.router_config_path)
     db = Database.from_settings(settings)
     try:
-        embedder = Encoder(
-            _require(settings.embedding_model_path, "embedding model"),
-            settings.emotion_weights_path,
-            quantize=settings.encoder_quantize,
-        )
+        embedder = build_encoder(settings)
         llm = LlamaCppBackend(
             _require(settings.llm_model_path, "GGUF model"),
             n_ctx=settings.llm_context_size,
@@ -65,4 +71,6 @@ def build_runtime(settings: Settings) -> Runtime:
         db.close()
         raise
     log.info("runtime ready: database=%s embedder=%s llm=%s", db.engine.url.database, embedder.name, llm.name)
-    return Runtime(settings=settings, db=db, embedder=embedder, llm=llm, experiments=experiments, router=router)
+    return Runtime(
+        settings=settings, db=db, embedder=embedder, llm=llm, policies=policies, experiments=experiments, router=router
+    )

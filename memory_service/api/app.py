@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from memory_service import __version__
-from memory_service.api import chat, errors, experiments, health, openai_compat, users
+from memory_service.api import chat, errors, experiments, health, memories, openai_compat, users
 from memory_service.config import Settings, get_settings
 from memory_service.runtime import Runtime, build_runtime
 
@@ -31,6 +31,6 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     if runtime is not None:
         app.state.runtime = runtime
     errors.install(app)
-    for module in (users, chat, health, experiments, openai_compat):
+    for module in (users, memories, chat, health, experiments, openai_compat):
         app.include_router(module.router)
     return app

@@ -4,13 +4,13 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict
 
 from memory_service.api.deps import RuntimeDep
-from memory_service.api.errors import field_error
+from memory_service.api.text import UserText, check_length
 from memory_service.chat import TurnResult, achat_turn, prepare_turn
 from memory_service.chat_stream import stream_turn
 from memory_service.llm.base import ModelError
@@ -21,18 +21,9 @@ router = APIRouter(prefix="/v1", tags=["chat"])
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     user_id: uuid.UUID
-    message: str = Field(min_length=1)
+    message: UserText
     conversation_id: uuid.UUID | None = None
     stream: bool = False
-
-    @field_validator("message")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("message must not be blank")
-        if "\x00" in value:
-            raise ValueError("message must not contain NUL bytes")
-        return value
 
 
 class MemoryUsed(BaseModel):
@@ -81,12 +72,7 @@ async def _events(runtime, body: "ChatRequest") -> AsyncIterator[str]:
 
 @router.post("/chat", response_model=ChatResponse, responses={200: {"content": {"text/event-stream": {}}}})
 async def post_chat(runtime: RuntimeDep, body: ChatRequest):
-    limit = runtime.settings.max_message_chars
-    if len(body.message) > limit:
-        raise HTTPException(
-            status_code=422,
-            detail=field_error("message", f"message is longer than {limit} characters", "string_too_long"),
-        )
+    check_length("message", body.message, runtime.settings.max_message_chars)
     if body.stream:
         events = _events(runtime, body)
         await anext(events)  # prepare before answering, so an unknown user is still a plain 404

@@ -13,3 +13,7 @@ def eval_group() -> None:
 from memory_service.cli.emotions import eval_emotions  # noqa: E402
 
 eval_group.add_command(eval_emotions)
+
+from memory_service.cli.locomo import eval_locomo  # noqa: E402
+
+eval_group.add_command(eval_locomo)

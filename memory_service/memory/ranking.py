@@ -129,6 +129,8 @@ def rank(
     now: datetime | None = None,
 ) -> list[RecalledMemory]:
     """The user's top-k memories under the policy; an empty list for the `none` policy or no memories."""
+    if policy.top_k == 0:  # a policy without memory (`none`) recalls nothing, whatever k asks
+        return []
     k = policy.top_k if k is None else k
     if k <= 0:
         return []
