@@ -47,7 +47,7 @@ experiments:
       - {{key: b, weight: 0.5, memory_policy: emotional}}
 """)
     experiment = config.experiments[0]
-    assert experiment.phase == "3" and experiment.hash_seed == "exp-phase-3" and experiment.hash_version == 2
+    assert experiment.phase == "3" and experiment.hash_seed == "exp-phase-3:3" and experiment.hash_version == 2
     assert experiment.coverage == 1.0 and experiment.is_running()
     assert effective_policy(POLICIES, "semantic", experiment.arms[0].overrides).top_k == 2
     assert _load(tmp_path, "").experiments == []  # an empty file means no experiments
@@ -136,16 +136,11 @@ experiments:
   - description: no key
 {GOOD_ARMS}
 """, ["experiment #1 field key", "Field required"]),
-        (f"""
-  - key: exp
-    phase: 2
-{GOOD_ARMS}
-""", ["experiment 'exp' field seed", "phase '2' needs an explicit seed"]),
     ],
     ids=[
         "weights-sum", "unknown-policy", "duplicate-experiment", "negative-coverage", "coverage-above-1",
         "duplicate-arm", "single-arm", "weight-range", "bad-overrides", "unknown-field", "hash-version",
-        "end-before-start", "naive-datetime", "bad-key", "missing-key", "phase-without-seed",
+        "end-before-start", "naive-datetime", "bad-key", "missing-key",
     ],
 )
 def test_errors_name_experiment_and_field(tmp_path: Path, body: str, fragments: list[str]) -> None:

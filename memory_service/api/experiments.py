@@ -6,18 +6,13 @@ from datetime import datetime
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
+from memory_service.api.auth import ActingUser, require_admin
 from memory_service.api.deps import RuntimeDep
 from memory_service.experiments.assignment import user_assignments
 from memory_service.experiments.srm import SRM_ALPHA, experiment_srm
 from memory_service.users import get_user
 
 router = APIRouter(prefix="/v1", tags=["experiments"])
-
-
-def require_admin() -> None:
-    """Hook for the admin key (a later issue): every /v1/admin route depends on this.
-
-    It allows everything for now; replace its body with the key check, not the routes."""
 
 
 class AssignmentPublic(BaseModel):
@@ -60,7 +55,7 @@ class ExperimentSummary(BaseModel):
 
 
 @router.get("/users/{user_id}/experiments", response_model=list[AssignmentPublic])
-def get_user_experiments(runtime: RuntimeDep, user_id: uuid.UUID) -> list[AssignmentPublic]:
+def get_user_experiments(runtime: RuntimeDep, user_id: ActingUser) -> list[AssignmentPublic]:
     with runtime.db.transaction() as session:
         get_user(session, user_id)
         return [AssignmentPublic.model_validate(row) for row in user_assignments(session, user_id)]

@@ -36,8 +36,8 @@ class Experiment(BaseModel):
     key: str = Field(pattern=KEY_PATTERN)
     description: str = ""
     active: bool = True
-    # GrowthBook hashes with the seed when set, else the key; a new seed re-randomizes. A new phase
-    # starts fresh assignments and exposures, and must name its seed (new = re-randomize).
+    # GrowthBook hashes with the seed when set, else the key; a new seed or a new phase
+    # re-randomizes (see hash_seed) and starts fresh assignments and exposures.
     seed: str | None = None
     phase: str = FIRST_PHASE
     hash_version: int = Field(default=2, ge=1, le=2)
@@ -78,7 +78,10 @@ class Experiment(BaseModel):
 
     @property
     def hash_seed(self) -> str:
-        return self.seed if self.seed is not None else self.key
+        """The first phase hashes exactly as GrowthBook does (its seed, else its key); a later
+        phase appends its name, so starting a new phase re-randomizes, as a new seed does."""
+        base = self.seed if self.seed is not None else self.key
+        return base if self.phase == FIRST_PHASE else f"{base}:{self.phase}"
 
     @property
     def weights(self) -> list[float]:
@@ -153,13 +156,6 @@ def _cross_checks(config: ExperimentsConfig, policies: PolicyConfig) -> list[str
         if experiment.key in seen:
             problems.append(f"experiment {experiment.key!r} field key: duplicate experiment key")
         seen.add(experiment.key)
-        if experiment.seed is None and experiment.phase != FIRST_PHASE:
-            problems.append(
-                f"experiment {experiment.key!r} field seed: phase {experiment.phase!r} needs an explicit seed."
-                " The hash depends only on seed and user id (as in GrowthBook, which re-randomizes a new"
-                " phase by giving it a new seed): set a new seed to re-randomize, or the previous one"
-                f" ({experiment.key!r} when none was set) to keep users' buckets"
-            )
         for i, arm in enumerate(experiment.arms):
             where = f"experiment {experiment.key!r} field arms.{i}"
             if arm.memory_policy not in policies.policies:
