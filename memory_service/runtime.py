@@ -64,6 +64,7 @@ def build_runtime(settings: Settings) -> Runtime:
             _require(settings.llm_model_path, "GGUF model"),
             n_ctx=settings.llm_context_size,
             n_threads=settings.llm_threads,
+            n_threads_batch=settings.llm_batch_threads,
             seed=settings.llm_seed,
         )
         router = build_router(router_config, settings, local=llm)

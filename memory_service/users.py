@@ -9,8 +9,12 @@ from memory_service.errors import NotFound
 from memory_service.events import log_event
 
 
-def create_user(session: Session, name: str | None = None) -> User:
-    user = User(name=name)
+def create_user(
+    session: Session, name: str | None = None, *, app_id: uuid.UUID | None = None, user_id: uuid.UUID | None = None
+) -> User:
+    """app_id: the owning app (API users); user_id: chosen up front, so a scoped transaction can
+    name the user before its row exists."""
+    user = User(id=user_id or uuid.uuid4(), name=name, app_id=app_id)
     session.add(user)
     session.flush()
     log_event(session, "user_created", user.id)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from memory_service.api.app import create_app
 from memory_service.config import Settings
 from memory_service.db.migrate import upgrade
+from memory_service.keys import NewKey, create_key
 from memory_service.runtime import Runtime, build_runtime
 
 
@@ -23,6 +24,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         llm_max_tokens=24,
         llm_temperature=0.0,
         max_message_chars=500,
+        admin_key="test-admin-key",
     )
 
 
@@ -35,8 +37,36 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 
 
 @pytest.fixture(scope="session")
-def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime)) as client:
+def test_app_key(runtime: Runtime) -> NewKey:
+    """A key of the app "tests", which owns every user the shared client creates."""
+    with runtime.db.transaction() as session:
+        return create_key(session, "tests")
+
+
+@pytest.fixture(scope="session")
+def api_key(test_app_key: NewKey) -> str:
+    return test_app_key.key
+
+
+@pytest.fixture(scope="session")
+def app_id(test_app_key: NewKey) -> uuid.UUID:
+    """The "tests" app: give users made through store functions to it to reach them over HTTP."""
+    return test_app_key.app_id
+
+
+@pytest.fixture(scope="session")
+def admin_headers(settings: Settings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {settings.admin_key.get_secret_value()}"}
+
+
+@pytest.fixture(scope="session")
+def auth_headers(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}
+
+
+@pytest.fixture(scope="session")
+def client(runtime: Runtime, auth_headers: dict[str, str]) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime), headers=auth_headers) as client:
         yield client
 
 

@@ -97,4 +97,4 @@ def test_bad_input_is_422_naming_the_field(client, runtime, user_id) -> None:
 
 
 def test_healthz(client) -> None:
-    assert client.get("/healthz").json() == {"status": "ok", "database": "ok", "model": "ok"}
+    assert client.get("/readyz").json() == {"status": "ok", "database": "ok", "model": "ok", "router": "ok"}

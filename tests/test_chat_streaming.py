@@ -85,8 +85,8 @@ def test_stream_errors_before_and_after_headers(client, user_id) -> None:
     assert client.post("/v1/chat", json={"user_id": user_id, "message": " ", "stream": True}).status_code == 422
 
 
-def test_disconnect_mid_stream_still_stores_the_whole_turn(server_url, runtime, user_id) -> None:
-    with httpx.Client(base_url=server_url, timeout=60) as http:
+def test_disconnect_mid_stream_still_stores_the_whole_turn(server_url, runtime, user_id, auth_headers) -> None:
+    with httpx.Client(base_url=server_url, timeout=60, headers=auth_headers) as http:
         with http.stream("POST", "/v1/chat", json={
             "user_id": user_id, "message": "Tell me a long story about a lighthouse keeper.", "stream": True,
         }) as response:
@@ -106,12 +106,12 @@ def test_disconnect_mid_stream_still_stores_the_whole_turn(server_url, runtime, 
     assert call.streamed and call.completion_tokens > 1 and call.error is None
 
 
-def test_openai_client_non_streaming_and_streaming(server_url, runtime, user_id) -> None:
-    client = openai.OpenAI(base_url=f"{server_url}/v1", api_key="unused")
+def test_openai_client_non_streaming_and_streaming(server_url, runtime, user_id, api_key) -> None:
+    client = openai.OpenAI(base_url=f"{server_url}/v1", api_key=api_key)
     assert [m.id for m in client.models.list()] == ["auto", "small", "careful"]
 
     first = client.chat.completions.create(
-        model="auto", user=user_id, messages=[{"role": "user", "content": "My cat Miso loves cardboard boxes."}])
+        model="auto", user=user_id, messages=[{"role": "user", "content": "My cat Miso sleeps in cardboard boxes."}])
     assert first.choices[0].message.content and first.choices[0].finish_reason == "stop"
     assert first.usage.prompt_tokens > 0 and first.usage.completion_tokens > 0
     assert first.model == "small"
@@ -126,17 +126,20 @@ def test_openai_client_non_streaming_and_streaming(server_url, runtime, user_id)
     assert chunks[-1].usage.completion_tokens > 0
     memory = next(c for c in chunks if c.choices and c.choices[0].finish_reason == "stop").model_extra["memory"]
     assert memory["route"] == "careful" and memory["reason"] == "requested"
-    assert memory["memories_used"][0]["text"] == "My cat Miso loves cardboard boxes."
+    assert memory["memories_used"][0]["text"] == "My cat Miso sleeps in cardboard boxes."
     stored = _messages(runtime, user_id)
     assert [m.role for m in stored] == ["user", "assistant"] * 2 and stored[-1].content == text.strip()
 
     # The header names the user too.
-    by_header = openai.OpenAI(base_url=f"{server_url}/v1", api_key="unused", default_headers={"X-User-Id": user_id})
+    by_header = openai.OpenAI(base_url=f"{server_url}/v1", api_key=api_key, default_headers={"X-User-Id": user_id})
     assert by_header.chat.completions.create(model="auto", messages=[{"role": "user", "content": "Hi!"}]).choices
 
 
-def test_openai_client_errors(server_url, user_id) -> None:
-    client = openai.OpenAI(base_url=f"{server_url}/v1", api_key="unused", max_retries=0)
+def test_openai_client_errors(server_url, user_id, api_key) -> None:
+    stranger = openai.OpenAI(base_url=f"{server_url}/v1", api_key="ms_not-a-key", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        stranger.chat.completions.create(model="auto", user=user_id, messages=[{"role": "user", "content": "hi"}])
+    client = openai.OpenAI(base_url=f"{server_url}/v1", api_key=api_key, max_retries=0)
     with pytest.raises(openai.NotFoundError, match="model 'gpt-9' does not exist"):
         client.chat.completions.create(model="gpt-9", user=user_id, messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(openai.BadRequestError, match="X-User-Id"):
@@ -147,9 +150,9 @@ def test_openai_client_errors(server_url, user_id) -> None:
         client.chat.completions.create(model="auto", user=user_id, messages=[{"role": "assistant", "content": "hi"}])
 
 
-def test_turn_routed_to_the_second_backend_is_logged(runtime, llama_server, user_id) -> None:  # noqa: F811
+def test_turn_routed_to_the_second_backend_is_logged(runtime, llama_server, user_id, auth_headers) -> None:  # noqa: F811
     routed = dataclasses.replace(runtime, router=remote_first_router(runtime, llama_server))
-    with TestClient(create_app(routed)) as client:
+    with TestClient(create_app(routed), headers=auth_headers) as client:
         body = client.post("/v1/chat", json={"user_id": user_id, "message": "Hello there!"}).json()
     assert body["reply"]
     [call] = _calls(runtime, user_id)

@@ -21,13 +21,13 @@ EKMAN_LABELS = {*EKMAN, "neutral"}
 
 @pytest.fixture(scope="session")
 def encoder(runtime) -> Encoder:
-    """The service's own encoder (int8 by default), loaded once with the session runtime."""
+    """The service's own encoder (fp32 by default), loaded once with the session runtime."""
     return runtime.embedder
 
 
 @pytest.fixture(scope="module")
-def fp32_encoder(settings) -> Encoder:
-    return Encoder(settings.embedding_model_path, settings.emotion_weights_path, quantize=False)
+def int8_encoder(settings) -> Encoder:
+    return Encoder(settings.embedding_model_path, settings.emotion_weights_path, quantize=True)
 
 
 def _valid(tags, embedding) -> None:
@@ -93,25 +93,32 @@ def test_batch_equals_single(encoder) -> None:
         assert item.tags.ekman_label == single.tags.ekman_label
 
 
-def test_fp32_embedding_equals_sentence_transformers(fp32_encoder, settings) -> None:
+def test_fp32_embedding_equals_sentence_transformers(encoder, settings) -> None:
+    """The default path is fp32, so retrieval sees exactly sentence-transformers' vectors."""
     from memory_service.encoder.embeddings import Embedder
 
+    assert not encoder.quantized
     texts = ["My dog Biscuit turned five today.", "", "x " * 400, "Où est la gare ?"]
     reference = np.array(Embedder(settings.embedding_model_path).embed(texts))
-    ours = np.array(fp32_encoder.embed(texts))
+    ours = np.array(encoder.embed(texts))
     assert np.all(np.sum(reference * ours, axis=1) > 0.99999)
 
 
-def test_int8_stays_close_to_fp32(encoder, fp32_encoder) -> None:
-    assert encoder.quantized and not fp32_encoder.quantized
+def test_int8_path_works_but_drifts_from_fp32(encoder, int8_encoder) -> None:
+    """Dynamic int8 (per-tensor activations) keeps the vectors related but below the 0.99 bar,
+    which is why it is opt-in (MEMORY_SERVICE_ENCODER_QUANTIZE=true); benchmarks/encoder.py has the figures."""
+    assert int8_encoder.quantized
     texts = [
         "I'm so happy, thank you!",
         "My sister Maya is moving to Lisbon next month and I will miss her.",
         "What time does the pharmacy close on Sundays?",
         "ugh this game is rigged lmao",
     ]
-    cosines = np.sum(np.array(encoder.embed(texts)) * np.array(fp32_encoder.embed(texts)), axis=1)
-    assert np.all(cosines >= 0.99), cosines
+    cosines = np.sum(np.array(int8_encoder.embed(texts)) * np.array(encoder.embed(texts)), axis=1)
+    assert np.all(cosines > 0.75) and cosines.mean() < 0.999, cosines
+    encoded = int8_encoder.encode_one("I'm so happy, thank you!")
+    _valid(encoded.tags, encoded.embedding)
+    assert encoded.tags.ekman_label == "joy"
 
 
 def test_tags_from_scores_formula() -> None:

@@ -43,28 +43,28 @@ def _rows(runtime, user_id: str) -> dict[str, int]:
         }
 
 
-def test_unreachable_database_is_503(runtime) -> None:
+def test_unreachable_database_is_503(runtime, auth_headers) -> None:
     down = Database("postgresql://postgres@127.0.0.1:1/nowhere", connect_timeout_s=1)
     app = create_app(dataclasses.replace(runtime, db=down))
-    with TestClient(app) as client:
+    with TestClient(app, headers=auth_headers) as client:
         response = client.post("/v1/users")
         assert response.status_code == 503
         assert "database unavailable" in response.json()["detail"]
         chat_response = client.post("/v1/chat", json={"user_id": str(uuid.uuid4()), "message": "hi"})
         assert chat_response.status_code == 503
-        assert client.get("/healthz").json()["database"] == "down"
+        assert client.get("/readyz").json()["database"] == "down"
     down.close()
 
 
-def test_failed_model_stores_nothing(runtime, client, user_id) -> None:
+def test_failed_model_stores_nothing(runtime, client, user_id, auth_headers) -> None:
     before = _rows(runtime, user_id)
     router = Router(runtime.router.config, {name: BrokenModel() for name in runtime.router.backends},
                     default_max_tokens=8, temperature=0.0)
-    with TestClient(create_app(dataclasses.replace(runtime, llm=BrokenModel(), router=router))) as broken:
+    with TestClient(create_app(dataclasses.replace(runtime, llm=BrokenModel(), router=router)), headers=auth_headers) as broken:
         response = broken.post("/v1/chat", json={"user_id": user_id, "message": "Remember that I love jazz."})
         assert response.status_code == 503
         assert "model backend failed" in response.json()["detail"]
-        assert broken.get("/healthz").status_code == 503
+        assert broken.get("/readyz").status_code == 503
     assert _rows(runtime, user_id) == before
 
 

@@ -18,6 +18,7 @@ TABLES = {
     "users", "conversations", "messages", "memories", "events", "experiment_assignments",
     "user_activity", "user_activity_days",
     "router_calls",
+    "apps", "api_keys", "idempotent_responses",
 }
 
 

@@ -8,6 +8,11 @@ from starlette.concurrency import run_in_threadpool
 
 from memory_service import __version__
 from memory_service.api import chat, errors, experiments, health, memories, openai_compat, users
+from memory_service.api import metrics
+from memory_service.api.observability import ObservabilityMiddleware
+from memory_service.api import admin, auth
+from memory_service.api.idempotency import IdempotencyMiddleware
+from memory_service.api.limits import BodyGuard
 from memory_service.config import Settings, get_settings
 from memory_service.runtime import Runtime, build_runtime
 
@@ -31,6 +36,10 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     if runtime is not None:
         app.state.runtime = runtime
     errors.install(app)
-    for module in (users, memories, chat, health, experiments, openai_compat):
+    auth.install(app)
+    app.add_middleware(IdempotencyMiddleware)  # inside the size limit: it reads the whole body
+    app.add_middleware(BodyGuard)
+    app.add_middleware(ObservabilityMiddleware)  # outermost: request id and timing cover everything
+    for module in (users, memories, chat, health, experiments, openai_compat, metrics, admin):
         app.include_router(module.router)
     return app

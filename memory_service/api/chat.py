@@ -4,11 +4,12 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
+from memory_service.api.auth import PrincipalDep, act_as
 from memory_service.api.deps import RuntimeDep
 from memory_service.api.text import UserText, check_length
 from memory_service.chat import TurnResult, achat_turn, prepare_turn
@@ -71,8 +72,9 @@ async def _events(runtime, body: "ChatRequest") -> AsyncIterator[str]:
 
 
 @router.post("/chat", response_model=ChatResponse, responses={200: {"content": {"text/event-stream": {}}}})
-async def post_chat(runtime: RuntimeDep, body: ChatRequest):
+async def post_chat(runtime: RuntimeDep, principal: PrincipalDep, request: Request, body: ChatRequest):
     check_length("message", body.message, runtime.settings.max_message_chars)
+    await act_as(request, runtime, principal, body.user_id)
     if body.stream:
         events = _events(runtime, body)
         await anext(events)  # prepare before answering, so an unknown user is still a plain 404

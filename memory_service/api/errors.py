@@ -1,8 +1,11 @@
 """Domain and infrastructure errors mapped to clear HTTP answers."""
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -18,7 +21,18 @@ def field_error(field: str, msg: str, type_: str = "value_error") -> list[dict]:
     return [{"loc": ["body", field], "msg": msg, "type": type_}]
 
 
+class _AsciiJSONResponse(JSONResponse):
+    """Escapes non-ASCII, so echoing back an unpaired surrogate from bad input cannot fail."""
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _AsciiJSONResponse(status_code=422, content={"detail": jsonable_encoder(exc.errors())})
+
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})

@@ -1,6 +1,5 @@
 """A user's experiment arms, and the admin overview of experiments with their SRM check."""
 
-import uuid
 from datetime import datetime
 
 from fastapi import APIRouter, Depends

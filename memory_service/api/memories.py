@@ -8,9 +8,10 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from memory_service.api.auth import ActingUser
 from memory_service.api.deps import RuntimeDep
 from memory_service.api.errors import field_error
-from memory_service.api.text import UserText, check_length
+from memory_service.api.text import ShortText, UserText, check_length
 from memory_service.memory.ranking import RankQuery, rank
 from memory_service.memory.store import delete_memory, edit_memory, get_memory, list_memories, mark_recalled, remember
 from memory_service.runtime import Runtime
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/v1/users/{user_id}/memories", tags=["memories"])
 class MemoryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: UserText
-    speaker: str | None = Field(default=None, max_length=200)
+    speaker: ShortText | None = Field(default=None, max_length=200)
     created_at: datetime | None = Field(default=None, description="Event time; defaults to now.")
 
 
@@ -81,7 +82,7 @@ def _default_policy(runtime: Runtime):
 @router.get("", response_model=list[MemoryPublic])
 def list_user_memories(
     runtime: RuntimeDep,
-    user_id: uuid.UUID,
+    user_id: ActingUser,
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0),
 ) -> list[MemoryPublic]:
@@ -91,7 +92,7 @@ def list_user_memories(
 
 
 @router.post("", status_code=201, response_model=MemoryWritten)
-def add_memory(runtime: RuntimeDep, user_id: uuid.UUID, body: MemoryCreate) -> MemoryWritten:
+def add_memory(runtime: RuntimeDep, user_id: ActingUser, body: MemoryCreate) -> MemoryWritten:
     check_length("text", body.text, runtime.settings.max_message_chars)
     encoded = runtime.embedder.encode_one(body.text)
     with runtime.db.transaction() as session:
@@ -111,13 +112,13 @@ def add_memory(runtime: RuntimeDep, user_id: uuid.UUID, body: MemoryCreate) -> M
 
 
 @router.get("/{memory_id}", response_model=MemoryPublic)
-def read_memory(runtime: RuntimeDep, user_id: uuid.UUID, memory_id: uuid.UUID) -> MemoryPublic:
+def read_memory(runtime: RuntimeDep, user_id: ActingUser, memory_id: uuid.UUID) -> MemoryPublic:
     with runtime.db.transaction() as session:
         return MemoryPublic.model_validate(get_memory(session, user_id, memory_id))
 
 
 @router.patch("/{memory_id}", response_model=MemoryPublic)
-def patch_memory(runtime: RuntimeDep, user_id: uuid.UUID, memory_id: uuid.UUID, body: MemoryEdit) -> MemoryPublic:
+def patch_memory(runtime: RuntimeDep, user_id: ActingUser, memory_id: uuid.UUID, body: MemoryEdit) -> MemoryPublic:
     check_length("text", body.text, runtime.settings.max_message_chars)
     encoded = runtime.embedder.encode_one(body.text)
     with runtime.db.transaction() as session:
@@ -127,7 +128,7 @@ def patch_memory(runtime: RuntimeDep, user_id: uuid.UUID, memory_id: uuid.UUID, 
 
 
 @router.delete("/{memory_id}", status_code=204)
-def remove_memory(runtime: RuntimeDep, user_id: uuid.UUID, memory_id: uuid.UUID) -> Response:
+def remove_memory(runtime: RuntimeDep, user_id: ActingUser, memory_id: uuid.UUID) -> Response:
     with runtime.db.transaction() as session:
         delete_memory(session, user_id, memory_id)
     return Response(status_code=204)
@@ -140,7 +141,7 @@ def _record_recall(runtime: Runtime, user_id: uuid.UUID, memory_ids: list[uuid.U
 
 @router.post("/search", response_model=SearchResult)
 async def search_memories(
-    runtime: RuntimeDep, user_id: uuid.UUID, body: MemorySearch, background: BackgroundTasks
+    runtime: RuntimeDep, user_id: ActingUser, body: MemorySearch, background: BackgroundTasks
 ) -> SearchResult:
     check_length("query", body.query, runtime.settings.max_message_chars)
     try:

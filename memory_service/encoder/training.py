@@ -106,11 +106,14 @@ def dev_scores(probs: np.ndarray, gold: np.ndarray, thresholds: np.ndarray) -> d
     for taxonomy in TAXONOMIES:
         mapping = fine_to(taxonomy)
         target = tuple(dict.fromkeys(mapping[label] for label in FINE))
-        out[taxonomy] = round(f1_scores(remap(chosen, FINE, target, mapping), remap(gold, FINE, target, mapping), target).macro_f1, 4)
+        pred, truth = remap(chosen, FINE, target, mapping), remap(gold, FINE, target, mapping)
+        out[taxonomy] = round(f1_scores(pred, truth, target).macro_f1, 4)
     return out
 
 
-def train(data_dir: Path, model_dir: Path, options: TrainOptions, progress: Callable[[str], None] = log.info) -> TrainedBranch:
+def train(
+    data_dir: Path, model_dir: Path, options: TrainOptions, progress: Callable[[str], None] = log.info
+) -> TrainedBranch:
     started = time.perf_counter()
     torch.manual_seed(options.seed)
     rng = random.Random(options.seed)
@@ -127,7 +130,8 @@ def train(data_dir: Path, model_dir: Path, options: TrainOptions, progress: Call
     dev_states = cache_states(backbone, tokenizer, dev_split.texts[:n_dev], options.tap)
     y_train = torch.from_numpy(multi_hot(train_split.targets[:n_train], len(FINE))).float()
     y_dev = multi_hot(dev_split.targets[:n_dev], len(FINE))
-    progress(f"cached layer-{options.tap} states for {n_train} train and {n_dev} dev texts in {time.perf_counter() - started:.0f}s")
+    elapsed = time.perf_counter() - started
+    progress(f"cached layer-{options.tap} states for {n_train} train and {n_dev} dev texts in {elapsed:.0f}s")
 
     branch = EmotionBranch.from_backbone(backbone, len(FINE), options.tap)
     del backbone

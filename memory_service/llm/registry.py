@@ -30,7 +30,8 @@ def _llama_cpp(name: str, cfg: LlamaCppConfig, settings: Settings, local: LlamaC
     if path is None:
         raise ValueError(f"backend {name!r}: no model_path and no packaged GGUF installed")
     return LlamaCppBackend(
-        Path(path), n_ctx=settings.llm_context_size, n_threads=settings.llm_threads, seed=settings.llm_seed,
+        Path(path), n_ctx=settings.llm_context_size, n_threads=settings.llm_threads,
+        n_threads_batch=settings.llm_batch_threads, seed=settings.llm_seed,
         max_queue=cfg.max_queue, cache_bytes=cfg.cache_mb << 20, name=name,
     )
 

@@ -15,6 +15,7 @@ from memory_service.llm.prompts import build_messages
 from memory_service.llm.router_config import RouteConfig, RouterConfig
 from memory_service.llm.routing import Features, decide
 from memory_service.memory.store import RecalledMemory
+from memory_service.observability import metrics
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ class Router:
     ) -> AsyncIterator[str | Routed]:
         """Text deltas, then one Routed. Raises RouterError when nothing could answer."""
         first, reason = self.decide(f, requested)
+        metrics.ROUTE_CHOICES.labels(first, reason).inc()
         calls: list[CallRecord] = []
         errors: list[str] = []
         for route_name in self.config.chain(first):
@@ -205,10 +207,12 @@ class Router:
     def _record(self, route_name, reason, route, completion, ttft, started, fallback_from, exc) -> CallRecord:
         pt = completion.prompt_tokens if completion else 0
         ct = completion.completion_tokens if completion else 0
-        return CallRecord(
+        record = CallRecord(
             route=route_name, reason=reason, backend=route.backend,
             model=completion.model if completion else route.model,
             prompt_tokens=pt, completion_tokens=ct, ttft_ms=ttft, latency_ms=_ms(started),
             cost=pt / 1000 * route.cost_per_1k_input + ct / 1000 * route.cost_per_1k_output,
             fallback_from=fallback_from, error=None if exc is None else f"{type(exc).__name__}: {exc}"[:500],
         )
+        metrics.observe_call(record)
+        return record
