@@ -35,7 +35,8 @@ class Bench:
 SUITE = [
     Bench("retrieval", "retrieval.py", ["--quick"], [],
           "memory writes; ranking at 10k/100k/1M memories; exact vs HNSW vs hash partitions"),
-    Bench("encoder", "encoder.py", ["--n", "60"], ["--n", "300"], "embedding and tagging, fp32 vs int8"),
+    # Not quick: it scores the whole GoEmotions dev split five times whatever --n says (minutes).
+    Bench("encoder", "encoder.py", None, ["--n", "300"], "embedding and tagging, fp32 vs int8"),
     Bench("router", "router.py", ["--rounds", "1"], ["--rounds", "5"], "router overhead, TTFT, decode speed"),
     Bench("analytics_1m", "retention.py", ["--users", "20000", "--events-per-user", "50", "--repeat", "1"],
           ["--users", "20000", "--events-per-user", "50", "--repeat", "3"], "Day-7 retention on 1M events"),

@@ -159,3 +159,11 @@ def test_positions_follow_the_stream(runtime, memories) -> None:
     with runtime.db.transaction() as session:
         seqs = [session.get(Memory, i).seq for i in ids]
     assert seqs == [1, 2, 3]
+
+
+def test_a_question_that_only_asks_has_no_feeling_to_match(memories) -> None:
+    _, add, search = memories
+    add("I was thrilled and so happy after the move to the new city!")
+    add("The move to the new city happened in March.")
+    hits = search("When did the move to the new city happen?", only("emotion"), k=2)
+    assert [h.components["emotion"] for h in hits] == [0.0, 0.0]

@@ -16,7 +16,8 @@ terms, each in [0, 1], weighted by the policy:
               taken from the user's own memories, divided by the best candidate's score;
 - speaker:    1 when the query names the memory's speaker;
 - emotion:    congruence of query and memory tags: half valence/arousal closeness, half
-              agreement of the Ekman label; 0 for a neutral query, which has no feeling to match;
+              agreement of the Ekman label; 0 for a query that only asks (neutral, curious or
+              confused), which has no feeling to match;
 - salience:   the memory's emotional intensity;
 - recency:    exp(-ln2 · age / half-life);
 - importance: the write-time heuristic (memory/importance.py);
@@ -130,6 +131,17 @@ RANK_SQL = {
 }
 
 
+# Asking is not feeling: a query whose only labels are these has no emotion for memories to match.
+INFORMATION_SEEKING = frozenset({"neutral", "curiosity", "confusion"})
+
+
+def _felt(tags: EmotionTags | None) -> EmotionTags:
+    """The query's tags for congruence; neutral when it only asks (LoCoMo-style questions)."""
+    if tags is None or not set(tags.emotions) - INFORMATION_SEEKING:
+        return EmotionTags(ekman_label="neutral")
+    return tags
+
+
 @dataclass(frozen=True)
 class RankQuery:
     text: str
@@ -154,7 +166,7 @@ def rank(
     k = policy.top_k if k is None else k
     if k <= 0:
         return []
-    tags = query.tags or EmotionTags()
+    tags = _felt(query.tags)
     weights = policy.weights.model_dump()
     # Keep the HNSW scan going until the user filter has yielded enough rows.
     session.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
