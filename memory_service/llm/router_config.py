@@ -4,8 +4,9 @@ Validated once at start-up; every error names the file and the field."""
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from memory_service.config_files import load_yaml
 
 
 class _Strict(BaseModel):
@@ -113,12 +114,4 @@ class RouterConfigError(ValueError):
 
 
 def load_router_config(path: Path) -> RouterConfig:
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise RouterConfigError(f"{path}: cannot read router config: {exc}") from exc
-    try:
-        return RouterConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise RouterConfigError(f"{path}: invalid router config: {problems}") from exc
+    return load_yaml(path, RouterConfig, "router config", RouterConfigError)

@@ -3,8 +3,9 @@
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from memory_service.config_files import load_yaml
 
 Weight = Field(default=0.0, ge=0.0, le=1.0)
 
@@ -73,12 +74,4 @@ class PolicyConfigError(ValueError):
 @lru_cache
 def load_policies(path: Path) -> PolicyConfig:
     """Parse and validate; errors name the file and the offending field."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise PolicyConfigError(f"{path}: cannot read memory policies: {exc}") from exc
-    try:
-        return PolicyConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise PolicyConfigError(f"{path}: invalid memory policies: {problems}") from exc
+    return load_yaml(path, PolicyConfig, "memory policies", PolicyConfigError)
