@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from memory_service.llm.base import BackendUnavailable, Completion, ModelError, estimate_tokens
+from memory_service.api.errors import model_busy
+from memory_service.llm.base import BackendUnavailable, Completion, ModelError, Overloaded, estimate_tokens
 from memory_service.llm.breaker import CircuitBreaker
 from memory_service.llm.router import PromptParts, Routed, Router, RouterError
 from memory_service.llm.router_config import RouterConfig, RouterConfigError, load_router_config
@@ -175,6 +176,18 @@ def test_all_routes_failing_raises_with_every_call() -> None:
     with pytest.raises(RouterError, match="no backend could answer") as info:
         _run(router, PARTS)
     assert [c.backend for c in info.value.calls] == ["a", "a", "b", "b"]
+    assert not info.value.overloaded  # down, not busy: the API answers 503
+
+
+def test_every_backend_busy_is_backpressure_not_an_outage() -> None:
+    router, _ = _router(Fake("a", [Overloaded("queue full")]), Fake("b", [Overloaded("queue full")]))
+    with pytest.raises(RouterError) as info:
+        _run(router, PARTS)
+    assert info.value.overloaded and model_busy(info.value)  # the API answers 429 with Retry-After
+    mixed, _ = _router(Fake("a", [Overloaded("queue full")]), Fake("b", [BackendUnavailable("down")] * 2))
+    with pytest.raises(RouterError) as info:
+        _run(mixed, PARTS)
+    assert not info.value.overloaded
 
 
 def test_breaker_opens_skips_then_half_open_probe_closes_it() -> None:

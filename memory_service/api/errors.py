@@ -11,7 +11,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from memory_service.errors import NotFound
-from memory_service.llm.base import ModelError
+from memory_service.llm.base import ModelError, Overloaded
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,14 @@ class _AsciiJSONResponse(JSONResponse):
 
     def render(self, content) -> bytes:
         return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+MODEL_BUSY_RETRY_AFTER_S = "2"
+
+
+def model_busy(exc: ModelError) -> bool:
+    """Backpressure, not an outage: every backend's queue was full."""
+    return isinstance(exc, Overloaded) or getattr(exc, "overloaded", False)
 
 
 def install(app: FastAPI) -> None:
@@ -50,6 +58,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ModelError)
     async def model_failed(_: Request, exc: ModelError) -> JSONResponse:
+        if model_busy(exc):
+            return JSONResponse(
+                status_code=429,
+                content={"detail": f"the model is busy; nothing was stored, retry shortly: {exc}"},
+                headers={"Retry-After": MODEL_BUSY_RETRY_AFTER_S},
+            )
         log.warning("model backend failed: %s", exc)
         return JSONResponse(
             status_code=503, content={"detail": f"model backend failed; nothing was stored: {exc}"}

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from memory_service.api.auth import PrincipalDep, act_as, authenticate
 from memory_service.api.deps import RuntimeDep
+from memory_service.api.errors import MODEL_BUSY_RETRY_AFTER_S, model_busy
 from memory_service.api.text import odd_character
 from memory_service.chat import TurnResult, achat_turn, prepare_turn
 from memory_service.chat_stream import stream_turn
@@ -129,6 +130,10 @@ async def chat_completions(
     except NotFound as exc:
         return _error(404, str(exc), "invalid_request_error", "user")
     except ModelError as exc:
+        if model_busy(exc):
+            response = _error(429, f"the model is busy; nothing was stored, retry shortly: {exc}", "rate_limit_error")
+            response.headers["Retry-After"] = MODEL_BUSY_RETRY_AFTER_S
+            return response
         return _error(503, f"model backend failed; nothing was stored: {exc}", "server_error")
 
     if not body.stream:

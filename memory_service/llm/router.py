@@ -9,7 +9,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from memory_service.llm.base import BackendUnavailable, ChatBackend, ChatMessage, Completion, ContextOverflow, Generation, ModelError
+from memory_service.llm.base import (
+    BackendUnavailable, ChatBackend, ChatMessage, Completion, ContextOverflow, Generation, ModelError, Overloaded,
+)
 from memory_service.llm.breaker import CircuitBreaker
 from memory_service.llm.prompts import build_messages
 from memory_service.llm.router_config import RouteConfig, RouterConfig
@@ -60,11 +62,15 @@ class _Timeout(BackendUnavailable):
 
 
 class RouterError(ModelError):
-    """Every route of the chain failed (or one failed mid-stream); calls says how."""
+    """Every route of the chain failed (or one failed mid-stream); calls says how.
 
-    def __init__(self, message: str, calls: list[CallRecord]) -> None:
+    overloaded: every backend tried was only busy (queue full), so the client should retry
+    later (429) rather than treat the service as down (503)."""
+
+    def __init__(self, message: str, calls: list[CallRecord], *, overloaded: bool = False) -> None:
         super().__init__(message)
         self.calls = calls
+        self.overloaded = overloaded
 
 
 def _ms(start: float) -> int:
@@ -132,6 +138,7 @@ class Router:
         metrics.ROUTE_CHOICES.labels(first, reason).inc()
         calls: list[CallRecord] = []
         errors: list[str] = []
+        only_busy = True  # every failure so far was a full queue
         for route_name in self.config.chain(first):
             route = self.config.routes[route_name]
             breaker = self.breakers[route.backend]
@@ -141,9 +148,11 @@ class Router:
                     messages, kept = self.fit(route_name, parts)
                 except ContextOverflow as exc:
                     errors.append(f"{route_name}: {exc}")
+                    only_busy = False
                     break
                 if not breaker.allow():
                     errors.append(f"{route_name}: circuit open")
+                    only_busy = False
                     break
                 started = time.perf_counter()
                 ttft: int | None = None
@@ -179,6 +188,7 @@ class Router:
                         breaker.success()
                     calls.append(self._record(route_name, reason, route, None, ttft, started, fallback_from, exc))
                     errors.append(f"{route_name}: {exc}")
+                    only_busy = only_busy and isinstance(exc, Overloaded)
                     if ttft is not None:
                         raise RouterError(f"{route_name} failed mid-stream: {exc}", calls) from exc
                     if retryable and attempt + 1 < route.retry.attempts:
@@ -196,7 +206,7 @@ class Router:
                     cost=record.cost, calls=calls,
                 )
                 return
-        raise RouterError("no backend could answer: " + "; ".join(errors), calls)
+        raise RouterError("no backend could answer: " + "; ".join(errors), calls, overloaded=only_busy and bool(errors))
 
     async def complete(self, parts: PromptParts, f: Features, *, requested: str | None = None) -> Routed:
         async for item in self.stream(parts, f, requested=requested):
