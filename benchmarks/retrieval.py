@@ -22,6 +22,7 @@ A dedicated embedded Postgres runs in --pg-dir (or DATABASE_URL's server, in a s
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -308,21 +309,22 @@ def main() -> None:
     ap.add_argument("--writes", type=int, default=200)
     ap.add_argument("--no-partitioned", action="store_true")
     ap.add_argument("--reuse", action="store_true", help="measure again on databases an earlier run built")
-    ap.add_argument("--quick", action="store_true", help="10k and 100k memories, 60 queries, no heavy users")
+    ap.add_argument("--quick", action="store_true", help="10k and 50k memories, 60 queries, no heavy users")
     ap.add_argument("--pg-dir", type=Path, default=None, help="embedded Postgres data dir (default: a temp dir)")
     args = ap.parse_args()
     if args.quick:
-        args.scales, args.heavy, args.queries, args.writes = "10000,100000", "", 60, 60
+        args.scales, args.heavy, args.queries, args.writes = "10000,50000", "", 60, 60
     scales = [int(s) for s in args.scales.split(",") if s]
     heavy = [int(s) for s in args.heavy.split(",") if s]
 
     settings = Settings()
     policy = load_policies(settings.memory_policies_path).get("hybrid")
-    server = None
+    server, temp_dir = None, None
     if settings.database_url:
         admin_url = psycopg_url(settings.database_url)
     else:
-        pg_dir = args.pg_dir or Path(tempfile.mkdtemp(prefix="bench-pg-"))
+        temp_dir = None if args.pg_dir else Path(tempfile.mkdtemp(prefix="bench-pg-"))
+        pg_dir = args.pg_dir or temp_dir
         server = start_embedded(pg_dir)
         admin_url = psycopg_url(server.get_uri())
     strategies = ["exact", "hnsw", "auto"] + ([] if args.no_partitioned else ["partitioned"])
@@ -360,6 +362,8 @@ def main() -> None:
     finally:
         if server is not None:
             server.cleanup()
+        if temp_dir is not None:  # the 1M-memory data set takes ~9 GB
+            shutil.rmtree(temp_dir, ignore_errors=True)
     print(json.dumps(out, indent=2))
 
 

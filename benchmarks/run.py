@@ -43,8 +43,9 @@ SUITE = [
     Bench("analytics_10m", "retention.py", None, ["--users", "200000", "--events-per-user", "50", "--repeat", "3"],
           "Day-7 retention on 10M events vs DuckDB and pandas"),
     Bench("experiments", "experiments.py", ["--users", "100"], ["--users", "300"], "experiment assignment cost"),
-    Bench("emotional_recall", "emotional_recall.py", ["--queries", "60"], ["--queries", "300"],
+    Bench("emotional_recall", "emotional_recall.py", None, ["--queries", "300"],  # encodes all of GoEmotions dev
           "emotionally congruent recall per policy"),
+    Bench("load", "load.py", None, ["--users", "20", "--duration", "30"], "concurrent chat users through the service"),
     Bench("service_memory", "service_memory.py", ["--turns", "5"], ["--turns", "30"], "the service's resident memory"),
 ]
 

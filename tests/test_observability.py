@@ -45,11 +45,12 @@ def test_chat_turn_moves_the_metrics(client, user_id) -> None:
     # Request latency per route template (not per raw path), with the status.
     assert grew("memory_service_http_request_duration_seconds_count", route="/v1/chat", method="POST", status="200") == 1
     assert value(after, "memory_service_http_request_duration_seconds_bucket", route="/v1/chat", le="+Inf") >= 1
-    assert grew("memory_service_retrieval_duration_seconds_count", policy="hybrid") == 1
-    assert grew("memory_service_route_choices_total", route="small", reason="default") == 1
-    assert grew("memory_service_llm_calls_total", route="small", backend="local", outcome="ok") == 1
-    assert grew("memory_service_llm_tokens_total", route="small", kind="prompt") > 10
-    assert grew("memory_service_llm_tokens_total", route="small", kind="completion") >= 1
+    # Whatever policy and route this user's experiment arm and message get (other tests may set arms).
+    assert grew("memory_service_retrieval_duration_seconds_count", strategy="exact") == 1
+    assert grew("memory_service_route_choices_total") == 1
+    assert grew("memory_service_llm_calls_total", backend="local", outcome="ok") == 1
+    assert grew("memory_service_llm_tokens_total", backend="local", kind="prompt") > 10
+    assert grew("memory_service_llm_tokens_total", backend="local", kind="completion") >= 1
     # The prompt cache was consulted once for the turn.
     assert grew("memory_service_prompt_cache_total", backend="local") == 1
     # State gauges, read from the runtime at scrape time.

@@ -57,7 +57,7 @@ SEMANTIC = {
     + _HNSW.format(gate=" AND (SELECT n FROM corpus) > :exact_max") + ")",
 }
 DEFAULT_STRATEGY = "exact"
-# Where the HNSW scan's latency caught up with the exact one (benchmarks/retrieval.py), at recall 0.3.
+# `auto` only: HNSW was no faster up to 100k memories per user, at recall@10 ~0.4 (benchmarks/retrieval.py).
 EXACT_SCAN_MAX_MEMORIES = 100_000
 
 RANK_SQL_TEMPLATE = """
