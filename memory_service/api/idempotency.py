@@ -18,6 +18,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from memory_service.api.limits import replaying
 from memory_service.db.database import Database
 from memory_service.db.models import IdempotentResponse
 from memory_service.keys import find_active_key
@@ -155,15 +156,6 @@ class IdempotencyMiddleware:
             await send({"type": "http.response.body", "body": row.body or b""})
             return
 
-        delivered = False
-
-        async def replay_receive() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
         status = 500
         content_type: str | None = None
         sent: list[bytes] = []
@@ -179,7 +171,7 @@ class IdempotencyMiddleware:
 
         scope.setdefault("state", {})
         try:
-            await self.app(scope, replay_receive, capture)
+            await self.app(scope, replaying(body, receive), capture)
         except BaseException:
             await run_in_threadpool(release, runtime.db, app_id, key)
             raise

@@ -17,6 +17,21 @@ async def _answer(send: Send, status: int, detail) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the app the body a middleware already read, then the live channel
+    (for the disconnect message)."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
 class BodyGuard:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -44,7 +59,7 @@ class BodyGuard:
                 return
             if not message.get("more_body"):
                 break
-        body, delivered = b"".join(chunks), False
+        body = b"".join(chunks)
         if b"json" in headers.get(b"content-type", b""):
             try:
                 body.decode("utf-8")
@@ -53,11 +68,4 @@ class BodyGuard:
                                            "msg": f"the body is not valid UTF-8 (byte {exc.start})"}])
                 return
 
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
