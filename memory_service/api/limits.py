@@ -17,7 +17,6 @@ async def _answer(send: Send, status: int, detail) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-
 def replaying(body: bytes, receive: Receive) -> Receive:
     """A receive that hands the app the body a middleware already read, then the live channel
     (for the disconnect message)."""
@@ -31,6 +30,7 @@ def replaying(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
 
 class BodyGuard:
     def __init__(self, app: ASGIApp) -> None:
