@@ -9,17 +9,16 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from starlette.concurrency import run_in_threadpool
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from memory_service.db.models import Conversation, Message
 from memory_service.errors import NotFound
+from memory_service.encoder.encoder import Encoded
 from memory_service.events import log_event, start_session_if_idle
-from memory_service.experiments.assignment import choose_policy, record_exposure
+from memory_service.experiments.assignment import PolicyChoice, choose_policy, record_exposure
 from memory_service.llm.base import ChatMessage
 from memory_service.llm.call_log import log_calls
 from memory_service.llm.router import PromptParts, Routed, RouterError
@@ -56,8 +55,8 @@ class PreparedTurn:
     message: str
     started: float
     received_at: datetime
-    encoded: Any
-    choice: Any
+    encoded: Encoded
+    choice: PolicyChoice
     policy: MemoryPolicy
     conversation: Conversation | None
     memories: list[RecalledMemory]
