@@ -54,30 +54,14 @@ def migrate(settings: Settings, revision: str) -> None:
 
 
 # Noun groups live in their own modules (memory_service/cli/<noun>.py) and are registered here.
-from memory_service.cli.experiments import experiments  # noqa: E402
-
-main.add_command(experiments)
-
 from memory_service.cli.analytics import analytics  # noqa: E402
-from memory_service.cli.events import events  # noqa: E402
-
-main.add_command(analytics)
-main.add_command(events)
-
+from memory_service.cli.bench import bench  # noqa: E402
 from memory_service.cli.eval import eval_group  # noqa: E402
+from memory_service.cli.events import events  # noqa: E402
+from memory_service.cli.experiments import experiments  # noqa: E402
+from memory_service.cli.keys import keys  # noqa: E402
+from memory_service.cli.simulate import simulate  # noqa: E402
 from memory_service.cli.train import train  # noqa: E402
 
-main.add_command(eval_group)
-main.add_command(train)
-
-from memory_service.cli.simulate import simulate  # noqa: E402
-
-main.add_command(simulate)
-
-from memory_service.cli.keys import keys  # noqa: E402
-
-main.add_command(keys)
-
-from memory_service.cli.bench import bench  # noqa: E402
-
-main.add_command(bench)
+for group in (analytics, bench, eval_group, events, experiments, keys, simulate, train):
+    main.add_command(group)
