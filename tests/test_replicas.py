@@ -4,7 +4,6 @@ What one replica remembers, the other recalls."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,13 +14,8 @@ import httpx
 import pytest
 import yaml
 
+from tests.processes import free_port, wait_until_up
 from tests.test_router_backends import LlamaServer, llama_server  # noqa: F401  (the session fixture)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Replica:
@@ -36,16 +30,8 @@ class Replica:
             )
 
     def wait_ready(self, deadline: float) -> None:
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"replica exited: {self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"replica not ready in time: {self.log.read_text()[-3000:]}")
+        if not wait_until_up(f"{self.url}/readyz", self.proc, deadline, self.log.read_text, "replica"):
+            raise RuntimeError(f"replica not ready in time: {self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -3,26 +3,23 @@ OpenAI-compatible server on a loopback port serving the same file. The server is
 mid-test (fallback, breaker opens) and brought back (half-open probe, breaker closes)."""
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from memory_service.llm.openai_backend import OpenAIBackend
 from memory_service.llm.router import PromptParts, Routed, Router, RouterError
 from memory_service.llm.router_config import RouterConfig
 from memory_service.llm.routing import features
+from tests.processes import free_port, wait_until_up
 
 
 class LlamaServer:
     def __init__(self, model_path: str) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.model_path = model_path
         self.proc: subprocess.Popen | None = None
 
@@ -37,15 +34,9 @@ class LlamaServer:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited: {self.proc.stderr.read().decode()[-2000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/models", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+        output = lambda: self.proc.stderr.read().decode()  # noqa: E731
+        if wait_until_up(f"{self.base_url}/models", self.proc, deadline, output, "llama_cpp.server"):
+            return
         self.stop()
         raise RuntimeError(f"llama_cpp.server not ready within {timeout_s}s")
 
