@@ -3,7 +3,6 @@
 import json
 
 import nbformat
-import pytest
 from click.testing import CliRunner
 from nbclient import NotebookClient
 from sqlalchemy.orm import Session

@@ -1,6 +1,5 @@
 """The ranking query on the real database and encoder: each term does what its name says."""
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest

@@ -3,7 +3,6 @@ recover the effect it builds in: congruent recall raises Day-7 retention."""
 
 import time
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 from sqlalchemy.orm import Session

@@ -45,11 +45,8 @@ def migrate(settings: Settings, revision: str) -> None:
     from memory_service.db.database import Database
     from memory_service.db.migrate import upgrade
 
-    db = Database.from_settings(settings)
-    try:
+    with Database.from_settings(settings) as db:
         upgrade(db.engine, revision)
-    finally:
-        db.close()
     click.echo(f"database at revision {revision}")
 
 

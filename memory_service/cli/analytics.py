@@ -67,9 +67,8 @@ def retention(settings: Settings, day, mode, window, tz, as_of, event, fmt, by, 
     spec = _spec(day=day, mode=mode, window=window, tz=tz, as_of=as_of, event=event)
     if by == "arm" and not experiment:
         raise click.ClickException("--by arm needs --experiment KEY")
-    db = Database.from_settings(settings)
     try:
-        with db.engine.connect() as conn:
+        with Database.from_settings(settings) as db, db.engine.connect() as conn:
             if by == "cohort":
                 result = by_cohort(conn, spec)
             else:
@@ -77,8 +76,6 @@ def retention(settings: Settings, day, mode, window, tz, as_of, event, fmt, by, 
                 result = by_arm(conn, spec, ref)
     except ArmAnalysisError as exc:
         raise click.ClickException(str(exc)) from exc
-    finally:
-        db.close()
     click.echo(render(result, fmt))
 
 
@@ -99,12 +96,8 @@ def recall_effect_cmd(settings: Settings, day, mode, window, tz, as_of, event, f
         recall_spec = RecallSpec(retention=spec, first_days=first_days, buckets=bounds)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise click.ClickException(f"--buckets/--first-days: {exc}") from exc
-    db = Database.from_settings(settings)
-    try:
-        with db.engine.connect() as conn:
-            result = recall_effect(conn, recall_spec)
-    finally:
-        db.close()
+    with Database.from_settings(settings) as db, db.engine.connect() as conn:
+        result = recall_effect(conn, recall_spec)
     click.echo(render(result, fmt))
 
 

@@ -20,12 +20,9 @@ def import_(settings: Settings, file: Path) -> None:
     from memory_service.db.database import Database
     from memory_service.event_import import ImportFileError, import_events
 
-    db = Database.from_settings(settings)
     try:
-        with db.transaction() as session:
+        with Database.from_settings(settings) as db, db.transaction() as session:
             result = import_events(session, file)
     except ImportFileError as exc:
         raise click.ClickException(str(exc)) from exc
-    finally:
-        db.close()
     click.echo(f"{file}: {result.rows} rows, {result.added} added, {result.skipped} already present")

@@ -1,12 +1,11 @@
 """memory-service experiments: assign a user, list experiments with arm counts, check SRM."""
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 
 from memory_service.config import Settings
+from memory_service.db.database import Database
 from memory_service.errors import NotFound
 from memory_service.experiments.assignment import assign as assign_arm
 from memory_service.experiments.config import Experiment, ExperimentConfigError, ExperimentsConfig, load_experiments
@@ -27,17 +26,6 @@ def _experiment(config: ExperimentsConfig, key: str) -> Experiment:
         return config.get(key)
     except KeyError as exc:
         raise click.ClickException(exc.args[0]) from exc
-
-
-@contextmanager
-def _database(settings: Settings) -> Iterator:
-    from memory_service.db.database import Database
-
-    db = Database.from_settings(settings)
-    try:
-        yield db
-    finally:
-        db.close()
 
 
 def _srm_line(srm: SrmResult) -> str:
@@ -65,7 +53,7 @@ def assign(settings: Settings, key: str, user_id: uuid.UUID) -> None:
     experiment = _experiment(config, key)
     if not experiment.is_running():
         raise click.ClickException(f"experiment {key!r} is not running (inactive, or outside start/end)")
-    with _database(settings) as db, db.transaction() as session:
+    with Database.from_settings(settings) as db, db.transaction() as session:
         try:
             get_user(session, user_id)
         except NotFound as exc:
@@ -88,7 +76,7 @@ def list_experiments(settings: Settings) -> None:
     if not config.experiments:
         click.echo(f"no experiments in {settings.experiments_path}")
         return
-    with _database(settings) as db, db.transaction() as session:
+    with Database.from_settings(settings) as db, db.transaction() as session:
         for experiment in config.experiments:
             srm = experiment_srm(session, experiment)
             state = "running" if experiment.is_running() else "not running"
@@ -113,7 +101,7 @@ def srm(ctx: click.Context, key: str) -> None:
     settings: Settings = ctx.obj
     config, _ = _configs(settings)
     experiment = _experiment(config, key)
-    with _database(settings) as db, db.transaction() as session:
+    with Database.from_settings(settings) as db, db.transaction() as session:
         result = experiment_srm(session, experiment)
     for arm in experiment.arms:
         click.echo(

@@ -60,15 +60,13 @@ def eval_locomo(settings: Settings, data: str, more: tuple[str, ...], k: str, po
     def encode(texts: list[str]):
         return [(e.embedding, e.tags) for e in encoder.encode(texts)]
 
-    db = Database.from_settings(settings)
     try:
-        result = evaluate(db, encode, paths, chosen, ks)
+        with Database.from_settings(settings) as db:
+            result = evaluate(db, encode, paths, chosen, ks)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     except ProgrammingError as exc:
         raise click.ClickException(f"database schema is missing or old; run `memory-service migrate` ({exc.orig})")
-    finally:
-        db.close()
 
     if as_json:
         click.echo(json.dumps(result))

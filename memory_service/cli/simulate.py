@@ -41,12 +41,8 @@ def simulate(settings: Settings, users: int, days: int, seed: int, experiment_ke
     except (ExperimentConfigError, PolicyConfigError, KeyError) as exc:
         raise click.ClickException(str(exc).strip('"')) from exc
     started = time.perf_counter()
-    db = Database.from_settings(settings)
-    try:
-        with db.transaction() as session:
-            result = run(session, spec, experiment_assigner(experiment, policies), load_texts(data_dir))
-    finally:
-        db.close()
+    with Database.from_settings(settings) as db, db.transaction() as session:
+        result = run(session, spec, experiment_assigner(experiment, policies), load_texts(data_dir))
     arms = ", ".join(f"{arm} {n}" for arm, n in sorted(result.arms.items()))
     click.echo(f"simulated {result.users} users ({arms}), {result.events} events "
                f"in {time.perf_counter() - started:.1f} s")

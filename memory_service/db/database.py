@@ -89,6 +89,12 @@ class Database:
         except SQLAlchemyError:
             return False
 
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self.engine.dispose()
         if self.server is not None:
