@@ -71,8 +71,8 @@ class PreparedTurn:
 def _conversation(session: Session, user_id: uuid.UUID, conversation_id: uuid.UUID | None) -> Conversation | None:
     """The named conversation, or the user's latest; None means a new one starts with this turn."""
     if conversation_id is not None:
-        conversation = session.get(Conversation, conversation_id)
-        if conversation is None or conversation.user_id != user_id:
+        conversation = session.get(Conversation, (user_id, conversation_id))
+        if conversation is None:
             raise NotFound(f"conversation {conversation_id} not found")
         return conversation
     return session.scalars(

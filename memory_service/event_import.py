@@ -144,6 +144,6 @@ def import_events(session: Session, path: Path) -> ImportResult:
         "INSERT INTO events (user_id, name, properties, occurred_at, source_key)"
         " SELECT DISTINCT ON (source_key) user_id, name, properties, occurred_at, source_key FROM import_events"
         " ORDER BY source_key"
-        " ON CONFLICT (source_key) DO NOTHING"
+        " ON CONFLICT (user_id, source_key) DO NOTHING"
     )).rowcount
     return ImportResult(rows=len(events), added=added)

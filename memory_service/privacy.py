@@ -3,8 +3,9 @@
 Erasure runs as the owner (outside row-level security), after the route has checked the user
 belongs to the caller's app, because pseudonymizing events writes a user id that is not the
 scope's. Everything keyed by the user goes in one transaction: messages, memories (with their
-embeddings), conversations, experiment assignments and stored idempotent responses (by ON DELETE
-CASCADE from users), router call logs (explicitly: they have no foreign key), and events,
+embeddings), conversations and experiment assignments (by ON DELETE CASCADE from users), router
+call logs and stored idempotent responses (explicitly: the logs have no foreign key, and the
+responses lose theirs when distributed by app on Citus, README), and events,
 deleted or moved to a random id as configured. The model's in-memory prompt cache holds KV
 states of prompts quoting the user's memories, so it is emptied too."""
 
@@ -45,6 +46,7 @@ def erase_user(
         raise NotFound(f"user {user_id} not found")
     rows = count_rows(session, user_id)
     session.execute(delete(RouterCall).where(RouterCall.user_id == user_id))
+    session.execute(delete(IdempotentResponse).where(IdempotentResponse.user_id == user_id))
     if events == "delete":
         session.execute(delete(Event).where(Event.user_id == user_id))
     else:
@@ -53,7 +55,7 @@ def erase_user(
             update(Event).where(Event.user_id == user_id)
             .values(user_id=uuid.uuid4(), properties=Event.properties.op("-")("conversation_id"))
         )
-    session.delete(user)  # cascades: conversations, messages, memories, assignments, idempotent responses
+    session.delete(user)  # cascades: conversations, messages, memories, assignments
     session.flush()
     return Erased(user_id=user_id, rows=rows, events=events)
 

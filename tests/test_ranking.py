@@ -147,7 +147,7 @@ def test_near_duplicates_strengthen_instead_of_copying(runtime, memories) -> Non
     assert created and not created_again and created_other
     assert again == first != other
     with runtime.db.transaction() as session:
-        memory = session.get(Memory, first)
+        memory = session.get(Memory, (user_id, first))
         assert memory.mentions == 2 and memory.importance > 0
         assert session.scalar(select(func.count()).select_from(Memory).where(Memory.user_id == user_id)) == 2
 
@@ -156,7 +156,7 @@ def test_positions_follow_the_stream(runtime, memories) -> None:
     user_id, add, _ = memories
     ids = [add(t)[0] for t in ("one", "two", "three")]
     with runtime.db.transaction() as session:
-        seqs = [session.get(Memory, i).seq for i in ids]
+        seqs = [session.get(Memory, (user_id, i)).seq for i in ids]
     assert seqs == [1, 2, 3]
 
 

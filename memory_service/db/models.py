@@ -6,7 +6,8 @@ from typing import Any
 
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
-    BigInteger, CheckConstraint, Computed, DateTime, ForeignKey, Identity, Index, LargeBinary, Text, func, text,
+    BigInteger, CheckConstraint, Computed, DateTime, ForeignKey, ForeignKeyConstraint, Identity, Index, LargeBinary,
+    PrimaryKeyConstraint, Text, UniqueConstraint, func, text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, REAL, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -65,9 +66,12 @@ class User(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_user_id_created_at", "user_id", "created_at"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("user_id", "id"),
+        Index("ix_conversations_user_id_created_at", "user_id", "created_at"),
+    )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -75,14 +79,17 @@ class Conversation(Base):
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
+        PrimaryKeyConstraint("user_id", "id"),
+        ForeignKeyConstraint(
+            ["user_id", "conversation_id"], ["conversations.user_id", "conversations.id"], ondelete="CASCADE"
+        ),
         CheckConstraint("role IN ('user', 'assistant', 'system')", name="ck_messages_role"),
         Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),
-        Index("ix_messages_user_id", "user_id"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    conversation_id: Mapped[uuid.UUID]
     role: Mapped[str]
     content: Mapped[str]
     model: Mapped[str | None]
@@ -95,6 +102,11 @@ class Memory(Base):
 
     __tablename__ = "memories"
     __table_args__ = (
+        PrimaryKeyConstraint("user_id", "id"),
+        # A memory outlives its message: deleting the message nulls only message_id.
+        ForeignKeyConstraint(
+            ["user_id", "message_id"], ["messages.user_id", "messages.id"], ondelete="SET NULL (message_id)"
+        ),
         Index("ix_memories_user_id_created_at", "user_id", "created_at"),
         Index("ix_memories_user_id_seq", "user_id", "seq", unique=True),
         Index("ix_memories_tsv", "tsv", postgresql_using="gin"),
@@ -107,9 +119,9 @@ class Memory(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    message_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    message_id: Mapped[uuid.UUID | None]
     role: Mapped[str]
     speaker: Mapped[str | None]
     text: Mapped[str]
@@ -138,18 +150,20 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
+        PrimaryKeyConstraint("user_id", "id"),
+        # Set on imported rows (a hash of the row), so re-importing the same history adds nothing.
+        UniqueConstraint("user_id", "source_key"),
         Index("ix_events_user_id_occurred_at", "user_id", "occurred_at"),
         Index("ix_events_name_occurred_at", "name", "occurred_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False))
     # No foreign key: events may outlive (pseudonymized) users.
-    user_id: Mapped[uuid.UUID | None]
+    user_id: Mapped[uuid.UUID]
     name: Mapped[str]
     properties: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    # Set on imported rows (a hash of the row), so re-importing the same history adds nothing.
-    source_key: Mapped[str | None] = mapped_column(unique=True)
+    source_key: Mapped[str | None]
 
 
 class ExperimentAssignment(Base):
@@ -197,13 +211,14 @@ class RouterCall(Base):
 
     __tablename__ = "router_calls"
     __table_args__ = (
+        PrimaryKeyConstraint("user_id", "id"),
         Index("ix_router_calls_user_id_created_at", "user_id", "created_at"),
         Index("ix_router_calls_created_at", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False))
     # No foreign keys: the log outlives users and conversations, like events.
-    user_id: Mapped[uuid.UUID | None]
+    user_id: Mapped[uuid.UUID]
     conversation_id: Mapped[uuid.UUID | None]
     route: Mapped[str]
     reason: Mapped[str]
