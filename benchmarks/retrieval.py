@@ -7,11 +7,12 @@
   alone (target p50 <= 25 ms).
 - retrieval at each scale (users x 1,000 memories; 1,000 users at 1M): p50/p95 of the `hybrid`
   ranking query (embedding excluded; target p95 <= 15 ms) for each semantic-candidate strategy:
-    exact        the user's rows through the (user_id, seq) index, sorted by distance;
+    exact        the user's rows through the (user_id, seq) index, sorted by distance, in the
+                 user's hash partition (migration 0008; the service default);
     hnsw         HNSW with iterative scan (strict order, pgvector defaults ef_search 40,
-                 max_scan_tuples 20000);
-    auto         exact up to EXACT_SCAN_MAX_MEMORIES per user, else hnsw (the service default);
-    partitioned  a copy of the table hash-partitioned by user_id (exact scan in one partition);
+                 max_scan_tuples 20000), in the user's partition;
+    auto         exact up to EXACT_SCAN_MAX_MEMORIES per user, else hnsw;
+    unpartitioned  the exact scan on a plain, unpartitioned copy of the table (the layout before 0008);
   with recall@10 of each against the exact scan (final hybrid top 10 and semantic top 10).
 - crossover: heavy users (memories per user beyond 1,000) added to the largest scale, exact vs hnsw.
 
@@ -47,7 +48,6 @@ from memory_service.memory.ranking import EXACT_SCAN_MAX_MEMORIES, SEMANTIC, Ran
 
 PER_USER = 1000
 TOPICS = 200
-PARTITIONS = 16
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 SYLLABLES = "ka lo mi ne ru sa te vi zo pa de fi gu ho ja be co da el ir on ul ar es".split()
 
@@ -118,7 +118,7 @@ INDEXES = [
 ]
 
 
-def build_database(engine, synth: Synth, sizes: list[int], partitioned: bool) -> tuple[list, dict]:
+def build_database(engine, synth: Synth, sizes: list[int], unpartitioned: bool) -> tuple[list, dict]:
     """Load with indexes dropped, then build them (HNSW last), as a bulk import would."""
     timings = {}
     with engine.connect() as c:
@@ -137,25 +137,20 @@ def build_database(engine, synth: Synth, sizes: list[int], partitioned: bool) ->
             c.execute(text(ddl))
             c.commit()
             timings[ddl.split(" ON ")[0].split()[-1] + "_s"] = round(time.perf_counter() - t, 1)
-        if partitioned:
+        if unpartitioned:
             t = time.perf_counter()
-            c.execute(text("DROP SCHEMA IF EXISTS part CASCADE"))
-            c.execute(text("CREATE SCHEMA part"))
-            # Same columns (generated ones included), partitioned by user: a per-user query touches one partition.
-            c.execute(text("CREATE TABLE part.memories (LIKE public.memories INCLUDING DEFAULTS INCLUDING GENERATED)"
-                           " PARTITION BY HASH (user_id)"))
-            for i in range(PARTITIONS):
-                c.execute(text(f"CREATE TABLE part.memories_{i} PARTITION OF part.memories"
-                               f" FOR VALUES WITH (MODULUS {PARTITIONS}, REMAINDER {i})"))
+            c.execute(text("DROP SCHEMA IF EXISTS flat CASCADE"))
+            c.execute(text("CREATE SCHEMA flat"))
+            # Same columns (generated ones included) and rows in the same order, in one plain table.
+            c.execute(text("CREATE TABLE flat.memories (LIKE public.memories INCLUDING DEFAULTS INCLUDING GENERATED)"))
             cols = ("id, user_id, message_id, role, speaker, text, seq, embedding, emotions, ekman_label, valence,"
                     " arousal, intensity, importance, created_at, last_recalled_at, recall_count, mentions")
-            c.execute(text(f"INSERT INTO part.memories ({cols}) SELECT {cols} FROM public.memories ORDER BY user_id, seq"))
-            # A partitioned table's unique keys must hold the partition key: (user_id, id) replaces the id key.
-            c.execute(text("CREATE UNIQUE INDEX ON part.memories (user_id, id)"))
-            c.execute(text("CREATE UNIQUE INDEX ON part.memories (user_id, seq)"))
-            c.execute(text("CREATE INDEX ON part.memories USING gin (tsv)"))
+            c.execute(text(f"INSERT INTO flat.memories ({cols}) SELECT {cols} FROM public.memories ORDER BY user_id, seq"))
+            c.execute(text("CREATE UNIQUE INDEX ON flat.memories (user_id, id)"))
+            c.execute(text("CREATE UNIQUE INDEX ON flat.memories (user_id, seq)"))
+            c.execute(text("CREATE INDEX ON flat.memories USING gin (tsv)"))
             c.commit()
-            timings["partitioned_copy_s"] = round(time.perf_counter() - t, 1)
+            timings["unpartitioned_copy_s"] = round(time.perf_counter() - t, 1)
         c.execute(text("ANALYZE"))
         c.commit()
     return users, timings
@@ -190,19 +185,19 @@ def semantic_top10(session, strategy: str, uid, q: RankQuery, exact_max: int) ->
 def _rank(sessions, strategy: str, uid, q: RankQuery, policy, exact_max: int) -> tuple[float, list]:
     """One ranking call in its own transaction, as a chat turn runs it; (ms, ids)."""
     with sessions.begin() as s:
-        if strategy == "partitioned":
-            s.execute(text("SET LOCAL search_path = part, public"))
+        if strategy == "unpartitioned":
+            s.execute(text("SET LOCAL search_path = flat, public"))
         t = time.perf_counter()
-        hits = rank(s, uid, q, policy, k=10, now=NOW, strategy="exact" if strategy == "partitioned" else strategy,
+        hits = rank(s, uid, q, policy, k=10, now=NOW, strategy="exact" if strategy == "unpartitioned" else strategy,
                     exact_max=exact_max)
         return (time.perf_counter() - t) * 1000, [h.id for h in hits]
 
 
 def _semantic(sessions, strategy: str, uid, q: RankQuery, exact_max: int) -> list:
     with sessions.begin() as s:
-        if strategy == "partitioned":
-            s.execute(text("SET LOCAL search_path = part, public"))
-        return semantic_top10(s, "exact" if strategy == "partitioned" else strategy, uid, q, exact_max)
+        if strategy == "unpartitioned":
+            s.execute(text("SET LOCAL search_path = flat, public"))
+        return semantic_top10(s, "exact" if strategy == "unpartitioned" else strategy, uid, q, exact_max)
 
 
 def recall(found: list[list], truth: list[list]) -> float:
@@ -307,7 +302,7 @@ def main() -> None:
                     help="memories of extra users added to the largest scale, for the crossover ('' for none)")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--writes", type=int, default=200)
-    ap.add_argument("--no-partitioned", action="store_true")
+    ap.add_argument("--no-unpartitioned", action="store_true", help="skip the plain-table baseline")
     ap.add_argument("--reuse", action="store_true", help="measure again on databases an earlier run built")
     ap.add_argument("--quick", action="store_true", help="10k and 50k memories, 60 queries, no heavy users")
     ap.add_argument("--pg-dir", type=Path, default=None, help="embedded Postgres data dir (default: a temp dir)")
@@ -327,7 +322,7 @@ def main() -> None:
         pg_dir = args.pg_dir or temp_dir
         server = start_embedded(pg_dir)
         admin_url = psycopg_url(server.get_uri())
-    strategies = ["exact", "hnsw", "auto"] + ([] if args.no_partitioned else ["partitioned"])
+    strategies = ["exact", "hnsw", "auto"] + ([] if args.no_unpartitioned else ["unpartitioned"])
     out: dict = {"policy": policy.name, "candidates": policy.candidates, "per_user": PER_USER,
                  "exact_scan_max_memories": EXACT_SCAN_MAX_MEMORIES, "scales": {}}
     try:
@@ -343,7 +338,7 @@ def main() -> None:
             else:
                 engine, _ = scratch_engine(admin_url, name)
                 t = time.perf_counter()
-                users, timings = build_database(engine, synth, sizes, partitioned=not args.no_partitioned)
+                users, timings = build_database(engine, synth, sizes, unpartitioned=not args.no_unpartitioned)
                 timings["total_build_s"] = round(time.perf_counter() - t, 1)
             normal = [u for u in users if u[1] == PER_USER]
             entry = {"memories": sum(sizes), "users": len(users), "build": timings,

@@ -5,7 +5,7 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from memory_service.db.models import Base
+from memory_service.db.models import Base, include_object
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("engine"):
@@ -25,7 +25,7 @@ def run_migrations_online() -> None:
         engine = database.engine
     try:
         with engine.connect() as connection:
-            context.configure(connection=connection, target_metadata=target_metadata)
+            context.configure(connection=connection, target_metadata=target_metadata, include_object=include_object)
             with context.begin_transaction():
                 context.run_migrations()
             connection.commit()

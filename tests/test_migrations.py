@@ -12,14 +12,14 @@ from sqlalchemy import Column, Integer, MetaData, create_engine, inspect, text
 
 from memory_service.cli import main
 from memory_service.db.migrate import REPO_ROOT, downgrade, upgrade
-from memory_service.db.models import Base
+from memory_service.db.models import PARTITION_TABLES, Base, include_object
 
 TABLES = {
     "users", "conversations", "messages", "memories", "events", "experiment_assignments",
     "user_activity", "user_activity_days",
     "router_calls",
     "apps", "api_keys", "idempotent_responses",
-}
+} | PARTITION_TABLES
 
 
 def _state(url: str) -> tuple[set[str], bool]:
@@ -35,7 +35,7 @@ def _state(url: str) -> tuple[set[str], bool]:
 
 def _diff(engine, metadata: MetaData) -> list:
     with engine.connect() as conn:
-        return compare_metadata(MigrationContext.configure(conn), metadata)
+        return compare_metadata(MigrationContext.configure(conn, opts={"include_object": include_object}), metadata)
 
 
 def test_upgrade_downgrade_upgrade(scratch_db_url: str) -> None:
