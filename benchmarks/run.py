@@ -47,6 +47,8 @@ SUITE = [
           "emotionally congruent recall per policy"),
     Bench("load", "load.py", None, ["--users", "20", "--duration", "30"], "concurrent chat users through the service"),
     Bench("service_memory", "service_memory.py", ["--turns", "5"], ["--turns", "30"], "the service's resident memory"),
+    Bench("simulation", "simulation.py", ["--users", "1000", "--days", "10", "--baseline-sessions", "50"], [],
+          "simulate 10k users x 30 days through the real store (target 120 s); rank_many vs rank"),
 ]
 
 

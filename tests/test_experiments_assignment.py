@@ -2,6 +2,7 @@
 
 import dataclasses
 import uuid
+from datetime import UTC, datetime, timedelta
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from memory_service.cli import main
 from memory_service.config import REPO_ROOT
 from memory_service.db.models import Event, ExperimentAssignment
 from memory_service.experiments import load_experiments, memory_policy_for
-from memory_service.experiments.assignment import EXPOSURE_EVENT, PolicyChoice, assign, hash_arm, record_exposure
+from memory_service.experiments.assignment import (
+    EXPOSURE_EVENT, PolicyChoice, assign, assign_many, hash_arm, record_exposure,
+)
 from memory_service.memory.policies import load_policies
 from memory_service.users import create_user
 
@@ -137,6 +140,35 @@ def test_exposure_is_logged_once_per_phase(runtime, tmp_path: Path) -> None:
     assert event.properties == {
         "experiment": key, "phase": "0", "seed": key, "arm": choice.arm, "policy": choice.policy_name,
     }
+
+
+def test_bulk_assignment_chooses_as_one_by_one_and_dates_exposures(runtime, tmp_path: Path) -> None:
+    key = _key()
+    experiment = _config(tmp_path, _yaml(key, coverage=0.7)).experiments[0]
+    users = _users(runtime, 40)
+    early = users[:5]
+    with runtime.db.transaction() as session:  # some users were exposed before, one by one
+        singles = {u: assign(session, experiment, POLICIES, u) for u in early}
+    at = [datetime(2027, 1, 1, tzinfo=UTC) + timedelta(hours=i) for i in range(len(users))]
+    with runtime.db.transaction() as session:
+        bulk = assign_many(session, experiment, POLICIES, users, at)
+    for user, choice in zip(users, bulk, strict=True):
+        expected = hash_arm(experiment, str(user))
+        assert (choice.arm if choice else None) == (expected.key if expected else None)
+        assert choice is None or choice.sticky == (user in early)
+        if user in early and choice is not None:
+            assert choice.arm == singles[user].arm
+    exposed = {e.user_id: e for e in _exposures(runtime, key)}
+    assert set(exposed) == {u for u, c in zip(users, bulk, strict=True) if c is not None}
+    for user, when in zip(users[5:], at[5:], strict=True):
+        if user in exposed:  # new in bulk: dated as asked, with the one-by-one properties
+            assert exposed[user].occurred_at == when
+            assert exposed[user].properties["arm"] == hash_arm(experiment, str(user)).key
+    with runtime.db.transaction() as session:  # again: all sticky, nothing added
+        again = assign_many(session, experiment, POLICIES, users, at)
+    assert [c.arm if c else None for c in again] == [c.arm if c else None for c in bulk]
+    assert all(c.sticky for c in again if c is not None)
+    assert len(_exposures(runtime, key)) == len(exposed)
 
 
 def test_experiments_outside_their_window_are_not_served(runtime, tmp_path: Path) -> None:

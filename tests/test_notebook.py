@@ -35,7 +35,8 @@ def test_notebook_figures_agree_with_the_cli(runtime, monkeypatch) -> None:
     with migrated_database(runtime.db.url) as (url, engine):
         with Session(engine) as session, session.begin():
             simulate(session, SimulationSpec(users=300, days=16, seed=3, effect=0.4),
-                     experiment_assigner(experiment, policies), load_texts(None))
+                     experiment_assigner(experiment, policies), load_texts(None),
+                     encoder=runtime.embedder, policies=policies)
         nb = nbformat.read(NOTEBOOK, as_version=4)
         params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
         params.source += '\nEXPERIMENT = "sim"\nCONTROL = "none"\nMAX_DAY = 8\n'

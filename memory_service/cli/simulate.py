@@ -22,7 +22,7 @@ from memory_service.config import REPO_ROOT, Settings
 @click.pass_obj
 def simulate(settings: Settings, users: int, days: int, seed: int, experiment_key: str, effect: float,
              data_dir: Path) -> None:
-    """Simulate USERS over DAYS through experiment assignment and the event log (no LLM)."""
+    """Simulate USERS over DAYS through experiment assignment, the memory store and the event log (no LLM)."""
     from pydantic import ValidationError
 
     from memory_service.db.database import Database
@@ -40,9 +40,13 @@ def simulate(settings: Settings, users: int, days: int, seed: int, experiment_ke
         experiment = load_experiments(settings.experiments_path, policies).get(experiment_key)
     except (ExperimentConfigError, PolicyConfigError, KeyError) as exc:
         raise click.ClickException(str(exc).strip('"')) from exc
+    from memory_service.runtime import build_encoder
+
     started = time.perf_counter()
+    encoder = build_encoder(settings)
     with Database.from_settings(settings) as db, db.transaction() as session:
-        result = run(session, spec, experiment_assigner(experiment, policies), load_texts(data_dir))
+        result = run(session, spec, experiment_assigner(experiment, policies), load_texts(data_dir),
+                     encoder=encoder, policies=policies)
     arms = ", ".join(f"{arm} {n}" for arm, n in sorted(result.arms.items()))
-    click.echo(f"simulated {result.users} users ({arms}), {result.events} events "
-               f"in {time.perf_counter() - started:.1f} s")
+    click.echo(f"simulated {result.users} users ({arms}), {result.memories} memories, {result.recalls} recalls, "
+               f"{result.events} events in {time.perf_counter() - started:.1f} s")

@@ -4,12 +4,14 @@ Two steps so a chat turn keeps its all-or-nothing write: `choose_policy` only re
 it before generating), `record_exposure` writes the assignment and its event in the turn's final
 transaction. `memory_policy_for` does both at once for callers without that constraint."""
 
+import json
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -168,16 +170,7 @@ def record_exposure(session: Session, user_id: uuid.UUID, choice: PolicyChoice) 
     ).first()
     if inserted is None:
         return False
-    log_event(
-        session,
-        EXPOSURE_EVENT,
-        user_id,
-        experiment=choice.experiment_key,
-        phase=choice.phase,
-        seed=choice.seed,
-        arm=choice.arm,
-        policy=choice.policy_name,
-    )
+    log_event(session, EXPOSURE_EVENT, user_id, **_exposure_properties(choice))
     return True
 
 
@@ -202,6 +195,69 @@ def assign(
     if choice is not None:
         record_exposure(session, user_id, choice)
     return choice
+
+
+def _exposure_properties(choice: PolicyChoice) -> dict[str, str | None]:
+    return {"experiment": choice.experiment_key, "phase": choice.phase, "seed": choice.seed, "arm": choice.arm,
+            "policy": choice.policy_name}
+
+
+def assign_many(
+    session: Session,
+    experiment: Experiment,
+    policies: PolicyConfig,
+    user_ids: Sequence[uuid.UUID],
+    at: Sequence[datetime],
+) -> list[PolicyChoice | None]:
+    """`assign` for many users in three statements (bulk back-fills, the simulation), with the same
+    choices: stored arms first, else the hash. New assignments and their exposure events are dated
+    `at` (one time per user), so replayed history keeps its clock."""
+    wanted = (experiment.key, experiment.phase, experiment.hash_seed)
+    stored = {
+        row.user_id: row
+        for row in session.scalars(
+            select(ExperimentAssignment).where(
+                ExperimentAssignment.user_id.in_(user_ids),
+                tuple_(ExperimentAssignment.experiment_key, ExperimentAssignment.phase, ExperimentAssignment.seed)
+                == wanted,
+            )
+        )
+    }
+    choices: list[PolicyChoice | None] = []
+    for user_id in user_ids:
+        row = stored.get(user_id)
+        if row is not None:
+            choices.append(_from_row(experiment, row, policies))
+            continue
+        arm = hash_arm(experiment, str(user_id))
+        choices.append(_choice(experiment, arm, policies, sticky=False) if arm is not None else None)
+    new = [(u, c, t) for u, c, t in zip(user_ids, choices, at, strict=True) if c is not None and not c.sticky]
+    if not new:
+        return choices
+    # Only rows this call inserted get an exposure event (a concurrent first exposure keeps its own).
+    session.execute(
+        text(
+            "WITH n AS (SELECT * FROM unnest(CAST(:users AS uuid[]), CAST(:arms AS text[]), CAST(:policies AS text[]),"
+            " CAST(:ats AS timestamptz[]), CAST(:props AS jsonb[])) AS n(user_id, arm, memory_policy, at, props)),"
+            " added AS (INSERT INTO experiment_assignments"
+            " (user_id, experiment_key, phase, seed, arm, memory_policy, assigned_at)"
+            " SELECT user_id, :key, :phase, :seed, arm, memory_policy, at FROM n ON CONFLICT DO NOTHING"
+            " RETURNING user_id)"
+            f" INSERT INTO events (user_id, name, properties, occurred_at) SELECT n.user_id, '{EXPOSURE_EVENT}',"
+            " n.props, n.at FROM n JOIN added USING (user_id)"
+        ),
+        {
+            "users": [u for u, _, _ in new],
+            "arms": [c.arm for _, c, _ in new],
+            "policies": [c.policy_name for _, c, _ in new],
+            "ats": [t for _, _, t in new],
+            "props": [json.dumps(_exposure_properties(c)) for _, c, _ in new],
+            "key": experiment.key,
+            "phase": experiment.phase,
+            "seed": experiment.hash_seed,
+        },
+    )
+    return choices
 
 
 def user_assignments(session: Session, user_id: uuid.UUID) -> list[ExperimentAssignment]:

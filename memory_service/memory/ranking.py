@@ -26,8 +26,10 @@ terms, each in [0, 1], weighted by the policy:
 """
 
 import math
+import re
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,7 +40,7 @@ from sqlalchemy.orm import Session
 from memory_service.config import EMBEDDING_DIM
 from memory_service.encoder.tags import EmotionTags
 from memory_service.memory.policies import MemoryPolicy
-from memory_service.memory.store import RecalledMemory
+from memory_service.memory.store import RecalledMemory, VectorLiterals
 from memory_service.observability.metrics import RETRIEVAL_LATENCY
 
 # Valence is in [-1, 1] and arousal in [0, 1], so the largest valence/arousal distance is sqrt(5).
@@ -149,6 +151,94 @@ class RankQuery:
     tags: EmotionTags | None = None
 
 
+# rank_many: the same statement per (user, query) pair, in one round trip. The pair's own values come
+# from a row of unnest(...) instead of bind parameters; the policy's stay bind parameters.
+_PER_PAIR = ("user_id", "embedding", "query", "q_valence", "q_arousal", "q_ekman", "now")
+_PAIR_PARAM = re.compile(r"CAST\(:embedding AS vector\)|:(" + "|".join(_PER_PAIR) + r")\b")
+RANK_MANY_SQL = {
+    name: text(
+        "SELECT p.pair, r.* FROM unnest(CAST(:user_ids AS uuid[]), CAST(CAST(:embeddings AS text[]) AS vector[]),"
+        " CAST(:queries AS text[]), CAST(:q_valences AS float8[]), CAST(:q_arousals AS float8[]),"
+        " CAST(:q_ekmans AS text[]), CAST(:nows AS timestamptz[])) WITH ORDINALITY"
+        " AS p(user_id, embedding, query, q_valence, q_arousal, q_ekman, now, pair)"
+        " CROSS JOIN LATERAL ("
+        + _PAIR_PARAM.sub(lambda m: "p.embedding" if m.group(1) is None else f"p.{m.group(1)}",
+                          RANK_SQL_TEMPLATE.replace("SEMANTIC_CTE", cte))
+        + ") AS r ORDER BY p.pair, r.score DESC, r.created_at DESC"
+    )
+    for name, cte in SEMANTIC.items()
+}
+
+
+def _recalled(r) -> RecalledMemory:
+    return RecalledMemory(
+        id=r["id"],
+        text=r["text"],
+        role=r["role"],
+        speaker=r["speaker_name"],
+        created_at=r["created_at"],
+        score=float(r["score"]),
+        components={name: round(float(r[name] or 0.0), 4) for name in TERMS},
+    )
+
+
+def _policy_params(policy: MemoryPolicy, k: int, exact_max: int) -> dict:
+    weights = policy.weights.model_dump()
+    return {
+        "exact_max": exact_max,
+        "candidates": max(policy.candidates, k),
+        "recent_candidates": max(policy.candidates, k) if weights["recency"] > 0 else 0,
+        "k": k,
+        "half_life": policy.half_life_days,
+        "max_va": MAX_VA_DISTANCE,
+        **{f"w_{name}": weights[name] for name in TERMS},
+    }
+
+
+def rank_many(
+    session: Session,
+    pairs: Sequence[tuple[uuid.UUID, RankQuery, datetime]],
+    policy: MemoryPolicy,
+    *,
+    k: int | None = None,
+    strategy: str = DEFAULT_STRATEGY,
+    exact_max: int = EXACT_SCAN_MAX_MEMORIES,
+    literals: VectorLiterals | None = None,
+) -> list[list[RecalledMemory]]:
+    """`rank` for many (user, query, now) under one policy, in one round trip: for each pair, in order,
+    exactly what `rank(session, user, query, policy, k=k, now=now)` returns. For bulk callers (the
+    simulation) that would otherwise pay a round trip and a plan per query.
+
+    `literals` formats each embedding object once, across calls when the caller keeps it."""
+    k = policy.top_k if k is None else k
+    if policy.top_k == 0 or k <= 0 or not pairs:
+        return [[] for _ in pairs]
+    if strategy not in RANK_MANY_SQL:
+        raise ValueError(f"unknown candidate strategy {strategy!r}; known: {sorted(RANK_MANY_SQL)}")
+    literals = literals or VectorLiterals()
+    felt = [_felt(query.tags) for _, query, _ in pairs]
+    session.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
+    started = time.perf_counter()
+    rows = session.execute(
+        RANK_MANY_SQL[strategy],
+        {
+            "user_ids": [user_id for user_id, _, _ in pairs],
+            "embeddings": [literals(q.embedding) for _, q, _ in pairs],
+            "queries": [q.text for _, q, _ in pairs],
+            "q_valences": [t.valence for t in felt],
+            "q_arousals": [t.arousal for t in felt],
+            "q_ekmans": [t.ekman_label for t in felt],
+            "nows": [now for _, _, now in pairs],
+            **_policy_params(policy, k, exact_max),
+        },
+    ).mappings().all()
+    RETRIEVAL_LATENCY.labels(policy.name, f"{strategy}-many").observe(time.perf_counter() - started)
+    out: list[list[RecalledMemory]] = [[] for _ in pairs]
+    for r in rows:
+        out[r["pair"] - 1].append(_recalled(r))
+    return out
+
+
 def rank(
     session: Session,
     user_id: uuid.UUID,
@@ -167,7 +257,6 @@ def rank(
     if k <= 0:
         return []
     tags = _felt(query.tags)
-    weights = policy.weights.model_dump()
     # Keep the HNSW scan going until the user filter has yielded enough rows.
     session.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
     if strategy not in RANK_SQL:
@@ -176,32 +265,15 @@ def rank(
     rows = session.execute(
         RANK_SQL[strategy],
         {
-            "exact_max": exact_max,
             "user_id": user_id,
             "embedding": query.embedding,
             "query": query.text,
-            "candidates": max(policy.candidates, k),
-            "recent_candidates": max(policy.candidates, k) if weights["recency"] > 0 else 0,
-            "k": k,
             "now": now or datetime.now(UTC),
-            "half_life": policy.half_life_days,
-            "max_va": MAX_VA_DISTANCE,
             "q_valence": tags.valence,
             "q_arousal": tags.arousal,
             "q_ekman": tags.ekman_label,
-            **{f"w_{name}": weights[name] for name in TERMS},
+            **_policy_params(policy, k, exact_max),
         },
     ).mappings().all()
     RETRIEVAL_LATENCY.labels(policy.name, strategy).observe(time.perf_counter() - started)
-    return [
-        RecalledMemory(
-            id=r["id"],
-            text=r["text"],
-            role=r["role"],
-            speaker=r["speaker_name"],
-            created_at=r["created_at"],
-            score=float(r["score"]),
-            components={name: round(float(r[name] or 0.0), 4) for name in TERMS},
-        )
-        for r in rows
-    ]
+    return [_recalled(r) for r in rows]

@@ -1,10 +1,13 @@
 """Memory rows: the write path (with near-duplicate merging) and plain reads and edits."""
 
+import io
+import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from memory_service.db.models import Memory, User
@@ -86,6 +89,103 @@ def remember(
     session.add(memory)
     session.flush()
     return memory, True
+
+
+@dataclass(frozen=True)
+class NewMemory:
+    """One row for remember_many: what `remember` takes, with the event time required."""
+
+    user_id: uuid.UUID
+    text: str
+    embedding: Sequence[float]
+    created_at: datetime
+    tags: EmotionTags | None = None
+    role: str = "user"
+    speaker: str | None = None
+    message_id: uuid.UUID | None = None
+    id: uuid.UUID | None = None  # a fresh uuid4 when not given
+
+
+_COPY_COLUMNS = (
+    "id, user_id, message_id, role, speaker, text, seq, embedding, emotions, ekman_label, valence, arousal,"
+    " intensity, importance, created_at"
+)
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: object) -> str:
+    if value is None:
+        return "\\N"
+    return str(value).translate(_COPY_ESCAPES)
+
+
+class VectorLiterals:
+    """pgvector text literals, formatted once per embedding object: bulk callers (the simulation)
+    pass the same few vectors many times, and formatting 384 floats costs more than sending them.
+    Holds each embedding it formatted, so an id is never reused for another list."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[Sequence[float], str]] = {}
+
+    def __call__(self, embedding: Sequence[float]) -> str:
+        hit = self._by_id.get(id(embedding))
+        if hit is None or hit[0] is not embedding:
+            hit = self._by_id[id(embedding)] = (embedding, "[" + ",".join(map(repr, map(float, embedding))) + "]")
+        return hit[1]
+
+
+def remember_many(
+    session: Session, memories: Sequence[NewMemory], literals: VectorLiterals | None = None
+) -> list[uuid.UUID]:
+    """Store many memories in two round trips (positions, then one COPY): the columns `remember` sets,
+    with positions in the given order per user. No near-duplicate merging: callers that need it
+    decide before (the simulation does, against the vectors it already holds).
+
+    Repeated texts are scored once; `literals` can carry formatted vectors across calls."""
+    if not memories:
+        return []
+    session.flush()  # rows the ORM still holds go first, as they would with `remember`
+    counts: dict[uuid.UUID, int] = {}
+    for m in memories:
+        counts[m.user_id] = counts.get(m.user_id, 0) + 1
+    last = dict(
+        session.execute(
+            text(
+                "UPDATE users u SET memory_seq = u.memory_seq + c.n"
+                " FROM unnest(CAST(:ids AS uuid[]), CAST(:ns AS bigint[])) AS c(id, n)"
+                " WHERE u.id = c.id RETURNING u.id, u.memory_seq"
+            ),
+            {"ids": list(counts), "ns": list(counts.values())},
+        ).all()
+    )
+    missing = [str(u) for u in counts if u not in last]
+    if missing:
+        raise NotFound(f"user {missing[0]} not found" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    next_seq = {u: last[u] - n + 1 for u, n in counts.items()}
+    literals = literals or VectorLiterals()
+    scored: dict[tuple[str, float | None], float] = {}
+    ids: list[uuid.UUID] = []
+    rows = io.StringIO()
+    for m in memories:
+        tags = m.tags or EmotionTags()
+        vector = literals(m.embedding)
+        weight = scored.get((m.text, tags.intensity))
+        if weight is None:
+            weight = scored[(m.text, tags.intensity)] = importance(m.text, tags.intensity)
+        memory_id = m.id or uuid.uuid4()
+        ids.append(memory_id)
+        seq = next_seq[m.user_id]
+        next_seq[m.user_id] = seq + 1
+        fields = (
+            memory_id, m.user_id, m.message_id, m.role, m.speaker, m.text, seq, vector,
+            json.dumps(tags.emotions) if tags.emotions else None, tags.ekman_label, tags.valence, tags.arousal,
+            tags.intensity, weight, m.created_at.isoformat(),
+        )
+        rows.write("\t".join(map(_copy_field, fields)) + "\n")
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor.copy(f"COPY memories ({_COPY_COLUMNS}) FROM STDIN") as copy:
+        copy.write(rows.getvalue())
+    return ids
 
 
 def get_memory(session: Session, user_id: uuid.UUID, memory_id: uuid.UUID) -> Memory:
