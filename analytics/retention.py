@@ -51,14 +51,17 @@ DAY = "interval '24 hours'"
 def _firsts(source: Source) -> str:
     """(user_id, first_at) of the activity event, for users active by as_of."""
     if source == "rollup":
-        return "SELECT user_id, first_at FROM user_activity WHERE name = :event"
-    return "SELECT user_id, min(occurred_at) AS first_at FROM events WHERE name = :event AND user_id IS NOT NULL GROUP BY user_id"
+        return "SELECT user_id, first_at, last_at FROM user_activity WHERE name = :event"
+    return (
+        "SELECT user_id, min(occurred_at) AS first_at, max(occurred_at) AS last_at FROM events"
+        " WHERE name = :event GROUP BY user_id"
+    )
 
 
 def _as_of(source: Source) -> str:
     if source == "rollup":
         return "(SELECT max(last_at) FROM user_activity)"
-    return "(SELECT max(occurred_at) FROM events WHERE user_id IS NOT NULL)"
+    return "(SELECT max(occurred_at) FROM events)"
 
 
 def _any_event(lo: str, hi: str, *, hi_inclusive: bool = False) -> str:
@@ -78,19 +81,28 @@ def _window_bounds(spec: RetentionSpec) -> tuple[str, str]:
 
 
 def _retained(spec: RetentionSpec, source: Source, start: str, end: str) -> str:
+    if spec.mode == "on-or-after":
+        # A user whose last activity is by as_of (every user, when as_of is the end of the data)
+        # was active on day N or later exactly when that last activity is in or after day N.
+        return f"(CASE WHEN f.last_at <= p.as_of THEN f.last_at >= {start} ELSE {_active_since(spec, source, start)} END)"
     if source == "rollup" and spec.window == "rolling":
-        days = "SELECT 1 FROM user_activity_days d WHERE d.name = :event AND d.user_id = f.user_id AND d.day"
-        if spec.mode == "exact":
-            return f"EXISTS ({days} = :day)"
+        return f"EXISTS ({ROLLUP_DAYS} = :day)"
+    return _any_event(start, end)
+
+
+ROLLUP_DAYS = "SELECT 1 FROM user_activity_days d WHERE d.name = :event AND d.user_id = f.user_id AND d.day"
+
+
+def _active_since(spec: RetentionSpec, source: Source, start: str) -> str:
+    """Any activity from the day-N window's start up to as_of, for users active after as_of too."""
+    if source == "rollup" and spec.window == "rolling":
         # Whole days before the one holding as_of come from the rollup; that last, partial
         # day needs the events themselves, since activity after as_of must not count.
         partial = "floor((extract(epoch FROM p.as_of) - extract(epoch FROM f.first_at)) / 86400)::int"
         return (
-            f"(EXISTS ({days} >= :day AND d.day < {partial})"
+            f"(EXISTS ({ROLLUP_DAYS} >= :day AND d.day < {partial})"
             f" OR {_any_event(f'f.first_at + {partial} * {DAY}', 'p.as_of', hi_inclusive=True)})"
         )
-    if spec.mode == "exact":
-        return _any_event(start, end)
     return _any_event(start, "p.as_of", hi_inclusive=True)
 
 
@@ -99,14 +111,15 @@ def per_user_sql(spec: RetentionSpec, source: Source = "rollup") -> str:
 
     eligible: the day-N window ended by as_of; retained is only meaningful when eligible."""
     start, end = _window_bounds(spec)
+    # MATERIALIZED: the end of the data is computed once, not once for every place that reads it.
     return f"""
+        WITH p AS MATERIALIZED (SELECT coalesce(CAST(:as_of AS timestamptz), {_as_of(source)}) AS as_of)
         SELECT f.user_id,
                (f.first_at AT TIME ZONE :tz)::date AS cohort,
                f.first_at,
                {end} <= p.as_of AS eligible,
                ({end} <= p.as_of AND {_retained(spec, source, start, end)}) AS retained
-          FROM ({_firsts(source)}) f
-          CROSS JOIN (SELECT coalesce(CAST(:as_of AS timestamptz), {_as_of(source)}) AS as_of) p
+          FROM ({_firsts(source)}) f CROSS JOIN p
          WHERE f.first_at <= p.as_of
     """
 

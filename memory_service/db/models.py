@@ -210,6 +210,8 @@ class UserActivityDay(Base):
     Maintained by triggers on events (migration 0003), exact as events arrive."""
 
     __tablename__ = "user_activity_days"
+    # Day-N retention reads the users active on day N from one range of this index (migration 0009).
+    __table_args__ = (Index("ix_user_activity_days_name_day", "name", "day", "user_id"),)
 
     name: Mapped[str] = mapped_column(primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
