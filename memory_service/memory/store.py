@@ -43,9 +43,11 @@ def _apply_tags(memory: Memory, tags: EmotionTags | None) -> None:
 
 
 def _nearest(session: Session, user_id: uuid.UUID, embedding: list[float]) -> tuple[Memory, float] | None:
+    """The user's closest memory, exactly: `+ 0` keeps the planner off the HNSW index, whose filtered
+    scan can miss the user's rows (memory/ranking.py does the same for its candidates)."""
     distance = Memory.embedding.cosine_distance(embedding)
     row = session.execute(
-        select(Memory, distance).where(Memory.user_id == user_id).order_by(distance).limit(1)
+        select(Memory, distance).where(Memory.user_id == user_id).order_by(distance + 0).limit(1)
     ).first()
     return (row[0], 1.0 - float(row[1])) if row else None
 
