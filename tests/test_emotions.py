@@ -21,13 +21,13 @@ EKMAN_LABELS = {*EKMAN, "neutral"}
 
 @pytest.fixture(scope="session")
 def encoder(runtime) -> Encoder:
-    """The service's own encoder (fp32 by default), loaded once with the session runtime."""
+    """The service's own encoder (int8 by default), loaded once with the session runtime."""
     return runtime.embedder
 
 
 @pytest.fixture(scope="module")
-def int8_encoder(settings) -> Encoder:
-    return Encoder(settings.embedding_model_path, settings.emotion_weights_path, quantize=True)
+def fp32_encoder(settings) -> Encoder:
+    return Encoder(settings.embedding_model_path, settings.emotion_weights_path, quantize=False)
 
 
 def _valid(tags, embedding) -> None:
@@ -84,41 +84,91 @@ def test_bad_input_still_gets_tags(encoder, text) -> None:
     _valid(encoded.tags, encoded.embedding)
 
 
-def test_batch_equals_single(encoder) -> None:
+@pytest.mark.parametrize("path", ["int8", "fp32"])
+def test_batch_equals_single(encoder, fp32_encoder, path) -> None:
+    """Padding never leaks into a text's result. int8 quantizes each token on its own, so only float
+    rounding differs between batch shapes (a rounding flip moves an int8 step: hence the looser bound)."""
+    enc = encoder if path == "int8" else fp32_encoder
     texts = ["short", "a much longer message about my day at the beach with friends", ""]
-    batch = encoder.encode(texts)
+    batch = enc.encode(texts)
     for text, item in zip(texts, batch, strict=True):
-        single = encoder.encode_one(text)
-        assert np.dot(item.embedding, single.embedding) > 0.9999
+        single = enc.encode_one(text)
+        assert np.dot(item.embedding, single.embedding) > (0.995 if path == "int8" else 0.9999)
         assert item.tags.ekman_label == single.tags.ekman_label
 
 
-def test_fp32_embedding_equals_sentence_transformers(encoder, settings) -> None:
-    """The default path is fp32, so retrieval sees exactly sentence-transformers' vectors."""
+def test_fp32_embedding_equals_sentence_transformers(fp32_encoder, settings) -> None:
+    """The fp32 path reproduces sentence-transformers' vectors exactly."""
     from memory_service.encoder.embeddings import Embedder
 
-    assert not encoder.quantized
+    assert not fp32_encoder.quantized
     texts = ["My dog Biscuit turned five today.", "", "x " * 400, "Où est la gare ?"]
     reference = np.array(Embedder(settings.embedding_model_path).embed(texts))
-    ours = np.array(encoder.embed(texts))
+    ours = np.array(fp32_encoder.embed(texts))
     assert np.all(np.sum(reference * ours, axis=1) > 0.99999)
 
 
-def test_int8_path_works_but_drifts_from_fp32(encoder, int8_encoder) -> None:
-    """Dynamic int8 (per-tensor activations) keeps the vectors related but below the 0.99 bar,
-    which is why it is opt-in (MEMORY_SERVICE_ENCODER_QUANTIZE=true); benchmarks/encoder.py has the figures."""
-    assert int8_encoder.quantized
-    texts = [
-        "I'm so happy, thank you!",
-        "My sister Maya is moving to Lisbon next month and I will miss her.",
-        "What time does the pharmacy close on Sundays?",
-        "ugh this game is rigged lmao",
-    ]
-    cosines = np.sum(np.array(int8_encoder.embed(texts)) * np.array(encoder.embed(texts)), axis=1)
-    assert np.all(cosines > 0.75) and cosines.mean() < 0.999, cosines
-    encoded = int8_encoder.encode_one("I'm so happy, thank you!")
+# Short texts are the hardest for int8 ([CLS]/[SEP] weigh most in their mean pool): these include the
+# dev texts with the lowest int8 cosine.
+COSINE_TEXTS = [
+    "Thank you!!!!!",
+    "What do you mean?",
+    "Ok cool, thanks",
+    "I'm so happy, thank you!",
+    "My sister Maya is moving to Lisbon next month and I will miss her.",
+    "What time does the pharmacy close on Sundays?",
+    "ugh this game is rigged lmao",
+]
+
+
+def test_int8_embeddings_stay_within_0_99_cosine_of_fp32(encoder, fp32_encoder) -> None:
+    assert encoder.quantized
+    cosines = np.sum(np.array(encoder.embed(COSINE_TEXTS)) * np.array(fp32_encoder.embed(COSINE_TEXTS)), axis=1)
+    assert np.all(cosines >= 0.99), cosines
+    encoded = encoder.encode_one("I'm so happy, thank you!")
     _valid(encoded.tags, encoded.embedding)
     assert encoded.tags.ekman_label == "joy"
+
+
+def test_plain_dynamic_quantization_misses_the_bar(settings, fp32_encoder) -> None:
+    """Why encoder/int8.py exists: torch's quantize_dynamic (per-tensor, 7-bit activations) drifts
+    below 0.99 on these same texts, so the check above tells the two apart."""
+    import warnings
+
+    import torch
+
+    from memory_service.encoder.minilm import MiniLM, mean_pool
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = torch.ao.quantization.quantize_dynamic(
+            MiniLM.load(settings.embedding_model_path), {torch.nn.Linear}, dtype=torch.qint8
+        )
+    b = fp32_encoder.tokenizer(COSINE_TEXTS)
+    with torch.inference_mode():
+        last, _ = plain(b.input_ids, b.mask, 6)
+        vectors = torch.nn.functional.normalize(mean_pool(last, b.mask), dim=-1).numpy()
+    cosines = np.sum(vectors * np.array(fp32_encoder.embed(COSINE_TEXTS)), axis=1)
+    assert cosines.min() < 0.99, cosines
+
+
+def test_int8_calibration_is_checked(tmp_path, settings) -> None:
+    """A weights file without its calibration, or with another file's, fails with the fix in the message."""
+    import shutil
+
+    from memory_service.encoder.int8 import calibration_path
+
+    weights = tmp_path / "head.safetensors"
+    shutil.copy(settings.emotion_weights_path, weights)
+    with pytest.raises(FileNotFoundError, match="train int8"):
+        Encoder(settings.embedding_model_path, weights)
+    assert Encoder(settings.embedding_model_path, weights, quantize=False).name == "all-MiniLM-L6-v2"
+    shutil.copy(calibration_path(settings.emotion_weights_path), calibration_path(weights))
+    assert Encoder(settings.embedding_model_path, weights).quantized
+    data = weights.read_bytes()
+    weights.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # the same file with one byte changed
+    with pytest.raises(ValueError, match="other emotion weights"):
+        Encoder(settings.embedding_model_path, weights)
 
 
 def test_tags_from_scores_formula() -> None:
@@ -214,10 +264,13 @@ def test_eval_cli_errors_are_clear(tmp_path) -> None:
 
 
 def test_train_smoke_is_deterministic(tmp_path) -> None:
-    """One optimiser step on a few rows: writes loadable weights, identical for the same seed."""
+    """One optimiser step on a few rows: writes loadable weights and their int8 calibration, identical for the same seed."""
     from safetensors.torch import load_file
 
+    import torch
+
     from memory_service.encoder.branch import load
+    from memory_service.encoder.int8 import calibration_path
 
     data = _write_goemotions(tmp_path / "ge", ROWS * 4, splits=("train", "dev"))
     outputs = []
@@ -229,6 +282,9 @@ def test_train_smoke_is_deterministic(tmp_path) -> None:
         assert result.exit_code == 0, result.output
         outputs.append(out)
     trained = load(outputs[0])
+    calibrations = [load_file(str(calibration_path(path))) for path in outputs]
+    assert calibrations[0].keys() == calibrations[1].keys() and len(calibrations[0]) == 4 * 8
+    assert all(torch.equal(calibrations[0][k], calibrations[1][k]) for k in calibrations[0])
     assert trained.labels == FINE and len(trained.thresholds) == len(FINE) and trained.info["steps"] == 1
     a, b = (load_file(str(path)) for path in outputs)
     assert a.keys() == b.keys() and all(bool((a[k] == b[k]).all()) for k in a)

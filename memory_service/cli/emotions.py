@@ -38,8 +38,10 @@ def train_emotions(
     max_steps: int | None,
     bf16: bool,
 ) -> None:
-    """Fine-tune the emotion branch on train.tsv, tune thresholds on dev.tsv, write the weights."""
+    """Fine-tune the emotion branch on train.tsv, tune thresholds on dev.tsv, write the weights
+    and their int8 calibration (as `train int8` would)."""
     from memory_service.encoder.branch import save
+    from memory_service.encoder.int8 import calibrate
     from memory_service.encoder.training import TrainOptions, train
 
     options = TrainOptions(seed=seed, epochs=epochs, limit=limit, max_steps=max_steps, bf16=bf16)
@@ -48,7 +50,25 @@ def train_emotions(
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     save(trained, out)
-    click.echo(json.dumps({"out": str(out), **trained.info}))
+    calibration = calibrate(data_dir, _model_dir(settings), out, seed=seed, limit=limit)
+    click.echo(json.dumps({"out": str(out), "int8_calibration": str(calibration), **trained.info}))
+
+
+@click.command("int8")
+@click.option("--data", "data_dir", type=_DATA, required=True, help="GoEmotions folder (with original/train.tsv).")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=PACKAGED_WEIGHTS,
+              show_default=True, help="Emotion weights whose int8 path to calibrate.")
+@click.option("--seed", default=0, show_default=True, help="Seed for sampling the calibration texts.")
+@click.pass_obj
+def train_int8(settings: Settings, data_dir: Path, weights: Path, seed: int) -> None:
+    """Measure the int8 path's activation ranges on train texts; writes <weights>.int8.safetensors."""
+    from memory_service.encoder.int8 import calibrate
+
+    try:
+        out = calibrate(data_dir, _model_dir(settings), weights, seed=seed)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps({"out": str(out)}))
 
 
 @click.command("emotions")

@@ -8,6 +8,7 @@ def train() -> None:
     """Train the models that ship with the service."""
 
 
-from memory_service.cli.emotions import train_emotions  # noqa: E402
+from memory_service.cli.emotions import train_emotions, train_int8  # noqa: E402
 
 train.add_command(train_emotions)
+train.add_command(train_int8)
