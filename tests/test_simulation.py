@@ -28,7 +28,7 @@ def test_simulation_recovers_the_effect_direction(runtime) -> None:
     experiment = parse_experiments(EXPERIMENT, policies).get("sim")
     with migrated_database(runtime.db.url) as (_, engine):
         with Session(engine) as session, session.begin():
-            result = simulate(session, SimulationSpec(users=600, days=21, seed=7, effect=0.4),
+            result = simulate(session, SimulationSpec(users=600, days=21, seed=7, effect=0.8),
                               experiment_assigner(experiment, policies), load_texts(REPO_ROOT.parent / "shared" / "data"),
                               encoder=runtime.embedder, policies=policies)
         assert result.users == 600 and set(result.arms) == {"none", "emotional"}
