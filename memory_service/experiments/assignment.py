@@ -121,6 +121,12 @@ def choose_for(
 ) -> PolicyChoice | None:
     """This experiment's arm for the user (stored, else hashed); None outside coverage. Reads only."""
     row = stored_assignments(session, user_id, [experiment]).get(experiment.key)
+    return _stored_or_hashed(experiment, policies, user_id, row)
+
+
+def _stored_or_hashed(
+    experiment: Experiment, policies: PolicyConfig, user_id: uuid.UUID, row: ExperimentAssignment | None
+) -> PolicyChoice | None:
     if row is not None:
         return _from_row(experiment, row, policies)
     arm = hash_arm(experiment, str(user_id))
@@ -223,14 +229,7 @@ def assign_many(
             )
         )
     }
-    choices: list[PolicyChoice | None] = []
-    for user_id in user_ids:
-        row = stored.get(user_id)
-        if row is not None:
-            choices.append(_from_row(experiment, row, policies))
-            continue
-        arm = hash_arm(experiment, str(user_id))
-        choices.append(_choice(experiment, arm, policies, sticky=False) if arm is not None else None)
+    choices = [_stored_or_hashed(experiment, policies, u, stored.get(u)) for u in user_ids]
     new = [(u, c, t) for u, c, t in zip(user_ids, choices, at, strict=True) if c is not None and not c.sticky]
     if not new:
         return choices
