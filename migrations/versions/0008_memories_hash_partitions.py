@@ -3,7 +3,9 @@
 benchmarks/retrieval.py measured 16 hash partitions as the fastest candidate step at 1M memories of
 1,000 users (README, Figures), with the exact scan's recall. Possible since 0007 put user_id into
 every key of the table. The table is rebuilt in place: same columns, keys, indexes, row-level
-security and grants, rows copied; downgrade rebuilds it unpartitioned the same way. On Citus, a
+security and grants, rows copied; downgrade rebuilds it unpartitioned the same way. The copy and the
+index builds hold the table's lock for the whole migration: about 5 minutes for 1M memories here,
+most of it the HNSW graphs (README, Figures), so plan it like any table rewrite. On Citus, a
 distributed table may itself be partitioned, so this composes with distribution by user.
 
 Revision ID: 0008
