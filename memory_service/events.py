@@ -15,11 +15,11 @@ SESSION_GAP = timedelta(minutes=30)
 ACTIVITY_EVENTS = ("session_start", "message_sent")
 
 
-def log_event(session: Session, name: str, user_id: uuid.UUID | None, **properties: Any) -> None:
+def log_event(session: Session, name: str, user_id: uuid.UUID, **properties: Any) -> None:
     session.add(Event(name=name, user_id=user_id, properties=properties))
 
 
-def log_event_at(session: Session, name: str, user_id: uuid.UUID | None, at: datetime, **properties: Any) -> None:
+def log_event_at(session: Session, name: str, user_id: uuid.UUID, at: datetime, **properties: Any) -> None:
     """As log_event, with the time the thing happened rather than the commit's transaction time."""
     session.add(Event(name=name, user_id=user_id, properties=properties, occurred_at=at))
 

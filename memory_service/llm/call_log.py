@@ -14,7 +14,7 @@ def log_calls(
     session: Session,
     calls: Iterable[CallRecord],
     *,
-    user_id: uuid.UUID | None,
+    user_id: uuid.UUID,
     conversation_id: uuid.UUID | None,
     streamed: bool,
 ) -> None:
