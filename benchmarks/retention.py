@@ -11,18 +11,16 @@ import argparse
 import json
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import duckdb
 import pandas as pd
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from analytics.retention import RetentionSpec, by_cohort
 from memory_service.config import Settings
 from memory_service.db.database import Database
-from memory_service.db.migrate import upgrade
+from memory_service.db.migrate import scratch_database
 
 DAY = 7
 
@@ -90,15 +88,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(pg_data_dir=Path(tmp) / "pg")
-        server_db = Database.from_settings(settings)
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(server_db.url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        engine = create_engine(make_url(server_db.url).set(database=name))
         out: dict = {"users": args.users, "events": args.users * args.events_per_user, "day": DAY}
-        try:
-            upgrade(engine)
+        with Database.from_settings(settings) as server_db, scratch_database(server_db.url, "bench") as (_, engine):
             started = time.perf_counter()
             with engine.begin() as conn:
                 for statement in filter(str.strip, GENERATE.split(";")):
@@ -153,12 +144,6 @@ def main() -> None:
             if not out["results_equal"]:
                 out["mismatch"] = {"ours": ours[:3], "scan": scan[:3], "duckdb": duck_rows[:3],
                                    "pandas": pandas_rows[:3]}
-        finally:
-            engine.dispose()
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            admin.dispose()
-            server_db.close()
     print(json.dumps(out, indent=2))
 
 

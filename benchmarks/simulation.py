@@ -15,21 +15,19 @@ import json
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from analytics.arms import by_arm, resolve_experiment  # noqa: E402
 from analytics.retention import RetentionSpec  # noqa: E402
 from memory_service.config import REPO_ROOT, Settings  # noqa: E402
 from memory_service.db.database import Database  # noqa: E402
-from memory_service.db.migrate import upgrade  # noqa: E402
+from memory_service.db.migrate import scratch_database  # noqa: E402
 from memory_service.experiments.config import parse_experiments  # noqa: E402
 from memory_service.memory.policies import load_policies  # noqa: E402
 from memory_service.memory.ranking import RankQuery, rank, rank_many  # noqa: E402
@@ -95,7 +93,7 @@ def run(url: str, settings: Settings, args: argparse.Namespace) -> dict:
                 " WHERE name = 'memory_recalled' GROUP BY 1"
             ))}
             ref = resolve_experiment(conn, "sim-bench", None, control="none")
-            day7 = {r["arm"]: round(r["rate"], 4) for r in by_arm(conn, RetentionSpec(day=7), ref)["rows"]}
+            day7 = {r["arm"]: None if r["rate"] is None else round(r["rate"], 4) for r in by_arm(conn, RetentionSpec(day=7), ref)["rows"]}
         with Session(engine) as session, session.begin():
             baseline = _rank_baseline(session, policies, args.baseline_sessions)
             session.rollback()
@@ -131,20 +129,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(pg_data_dir=Path(tmp) / "pg")
-        db = Database.from_settings(settings)
-        name = f"sim_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(db.url, isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            url = make_url(db.url).set(database=name).render_as_string(hide_password=False)
-            upgrade(create_engine(url))
+        with Database.from_settings(settings) as db, scratch_database(db.url, "sim_bench") as (url, _):
             result = run(url, settings, args)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-            db.close()
     print(json.dumps(result, indent=2, default=str))
 
 

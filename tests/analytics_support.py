@@ -1,33 +1,11 @@
 """Fresh migrated databases and hand-made events for the analytics tests."""
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 
-from memory_service.db.migrate import upgrade
-
-
-@contextmanager
-def migrated_database(server_url: str) -> Iterator[tuple[str, Engine]]:
-    """A new database on the test server, at the latest schema; dropped afterwards."""
-    name = f"analytics_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    try:
-        upgrade(engine)
-        yield url, engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+from memory_service.db.migrate import scratch_database as migrated_database  # noqa: F401  (tests import it here)
 
 
 def add_events(engine: Engine, rows: list[tuple[uuid.UUID, str, datetime]]) -> None:
